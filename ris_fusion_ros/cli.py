@@ -1,0 +1,88 @@
+"""The ``ris-fusion`` command: argument parsing only; the work is in ``ris_fusion_ros.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .core.errors import RisFusionError
+
+
+def _add_data_args(parser: argparse.ArgumentParser, dataset_default: str | None = None) -> None:
+    parser.add_argument("--dataset", default=dataset_default,
+                        help="msrs, roadscene, tno, llvip or m3fd"
+                        + (f" (default {dataset_default})" if dataset_default else ""))
+    parser.add_argument("--data-root", help="folder of the data set (ir/, vi/, labels/, splits/); "
+                                            "default <shared>/data/<dataset>")
+    parser.add_argument("--split", help="split file, or a name under <data-root>/splits/ (default: every pair)")
+
+
+def _add_common_args(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    """Options accepted before or after the subcommand; the subcommand's copy wins."""
+    default = (lambda value: value) if top_level else (lambda value: argparse.SUPPRESS)
+    parser.add_argument("--shared-root", default=default(None),
+                        help="folder holding data/ and weights/ (default: $RIS_FUSION_SHARED or ../shared)")
+    parser.add_argument("--no-progress", action="store_true", default=default(False), help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ris-fusion", description="Thermal + RGB fusion toolkit.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_common_args(parser, top_level=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common_args(common, top_level=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="list and check data sets")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    data_sub.add_parser("list", help="known data sets and where they are", parents=[common])
+    check = data_sub.add_parser("check", help="read every pair of a data set and report problems", parents=[common])
+    _add_data_args(check, "msrs")
+
+    evaluate = sub.add_parser("eval", help="evaluations")
+    eval_sub = evaluate.add_subparsers(dest="eval_command", required=True, metavar="WHAT")
+    fusion = eval_sub.add_parser(
+        "fusion", help="fusion quality metrics of one or more methods", parents=[common],
+        description="Fuse every pair with each method and write per_image.csv, summary.csv, report.md "
+                    "and summary.png to --out.")
+    _add_data_args(fusion)
+    fusion.add_argument("--methods", help="comma-separated method names (default average,max)")
+    fusion.add_argument("--out", required=True, help="output folder")
+    fusion.add_argument("--config", help="YAML file with an eval_fusion section (see config/evaluation.yaml)")
+    fusion.add_argument("--save-fused", action="store_true", help="also write fused images to OUT/fused/<method>/")
+    fusion.add_argument("--limit", type=int, help="only the first N pairs (quick checks)")
+    fusion.add_argument("--skip-bad-pairs", action="store_true",
+                        help="record unreadable pairs in the report and go on instead of stopping")
+    fusion.add_argument("--ssim-window", choices=("uniform", "gaussian"), help="SSIM window (default uniform)")
+    fusion.add_argument("--ssim-win-size", type=int, help="SSIM window size (default 7)")
+    fusion.add_argument("--ssim-combine", choices=("sum", "mean"), 
+                        help="sum or mean over the two sources (default sum)")
+    fusion.add_argument("--ssim-data-range", type=float,
+                        help="SSIM data range (default 2.0 as in the CDDFuse evaluator as released; "
+                             "255 is the textbook value)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "data":
+            from .commands import data
+
+            return {"list": data.list_datasets, "check": data.check_dataset}[args.data_command](args)
+        if args.command == "eval":
+            from .commands import eval_fusion
+
+            return {"fusion": eval_fusion.run}[args.eval_command](args)
+    except RisFusionError as exc:
+        print(f"ris-fusion: error: {exc}", file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Implementations of the ``ris-fusion`` subcommands: plain functions returning exit codes."""

@@ -1,0 +1,1 @@
+"""ROS-free core: data sets, fusion methods, evaluation. Never imports rclpy."""

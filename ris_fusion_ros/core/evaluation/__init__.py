@@ -1,0 +1,1 @@
+"""Fusion quality metrics, evaluation runs and their reports."""

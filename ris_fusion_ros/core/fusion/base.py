@@ -1,0 +1,52 @@
+"""The one interface every fusion method implements, classic or neural."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ..color import rgb_to_ycbcr, ycbcr_to_rgb
+from ..errors import DataError
+
+
+def check_pair(ir: np.ndarray, vis: np.ndarray) -> None:
+    """Raise DataError naming the problem when a pair cannot be fused as given."""
+    if ir.ndim != 2:
+        raise DataError(f"infrared must be a single-channel HxW image, got shape {ir.shape}")
+    if vis.ndim != 3 or vis.shape[2] != 3:
+        raise DataError(f"visible must be an HxWx3 RGB image, got shape {vis.shape}")
+    if ir.shape != vis.shape[:2]:
+        raise DataError(f"infrared is {ir.shape[1]}x{ir.shape[0]} but visible is "
+                        f"{vis.shape[1]}x{vis.shape[0]}; register or resize before fusion")
+    for name, image in (("infrared", ir), ("visible", vis)):
+        if image.dtype != np.uint8:
+            raise DataError(f"{name} must be uint8, got {image.dtype}; normalise it first")
+
+
+class FusionMethod(ABC):
+    """Fuses an infrared image with the luminance of a visible image; chroma is kept.
+
+    Subclasses implement :meth:`fuse_luminance` on float32 planes in [0, 1];
+    :meth:`fuse` does the colour handling so every method is post-processed identically.
+    """
+
+    name: str = "method"
+    description: str = ""
+
+    @abstractmethod
+    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray) -> np.ndarray:
+        """Fused luminance (float32 HxW in [0, 1]) from infrared and visible Y in [0, 1]."""
+
+    def fuse(self, ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
+        """Fuse uint8 infrared HxW and uint8 RGB HxWx3 into a uint8 RGB image."""
+        check_pair(ir, vis)
+        y, cb, cr = rgb_to_ycbcr(vis)
+        fused_y = self.fuse_luminance(ir.astype(np.float32) / 255.0, y / 255.0)
+        if fused_y.shape != ir.shape:
+            raise RuntimeError(f"{self.name} returned shape {fused_y.shape} for input {ir.shape}")
+        return ycbcr_to_rgb(np.clip(fused_y, 0.0, 1.0) * 255.0, cb, cr)
+
+    def info(self) -> dict[str, object]:
+        """What a report shows about the method (backend, parameters, ...)."""
+        return {"name": self.name, "description": self.description}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Build the message package (ris_fusion_msgs) and the ament_python package with colcon,
+# into build/ and install/ at the repository root. Needs .venv from tools/setup_env.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+. "${RIS_FUSION_VENV:-.venv}/bin/activate"
+export AMENT_PREFIX_PATH="$VIRTUAL_ENV"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+colcon --log-base build/colcon_log build --paths ris_fusion_msgs . --event-handlers console_cohesion+ "$@"
