@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="record unreadable pairs in the report and go on instead of stopping")
     fusion.add_argument("--ssim-window", choices=("uniform", "gaussian"), help="SSIM window (default uniform)")
     fusion.add_argument("--ssim-win-size", type=int, help="SSIM window size (default 7)")
-    fusion.add_argument("--ssim-combine", choices=("sum", "mean"), 
+    fusion.add_argument("--ssim-combine", choices=("sum", "mean"),
                         help="sum or mean over the two sources (default sum)")
     fusion.add_argument("--ssim-data-range", type=float,
                         help="SSIM data range (default 2.0 as in the CDDFuse evaluator as released; "
