@@ -15,7 +15,7 @@ os.environ.setdefault("ROS_DOMAIN_ID", "42")
 os.environ.setdefault("ROS_LOG_DIR", str(Path(__file__).resolve().parents[1] / "build" / "ros_log"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pytest  # noqa: E402
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
 from ris_fusion_ros.cli import main
 from ris_fusion_ros.core.evaluation.metrics import METRIC_NAMES
+
+from conftest import REPO
 
 SUMMARY_HEADER = ["method", "EN", "SD", "SF", "AG", "MI_nats", "MI_bits", "SCD", "CC", "VIF", "Qabf", "Nabf",
                   "SSIM", "ms_per_frame"]

@@ -37,7 +37,7 @@ def test_average_and_max_fuse_luminance_and_keep_chroma():
     unclipped = (avg > 0).all(axis=-1) & (avg < 255).all(axis=-1)  # no channel saturated on recombination
     assert unclipped.mean() > 0.5
     assert np.abs(luminance(avg) - expected_avg)[unclipped].max() < 1.5
-    fused_y, fused_cb, fused_cr = rgb_to_ycbcr(avg)
+    _, fused_cb, fused_cr = rgb_to_ycbcr(avg)
     assert np.abs(fused_cb - cb)[unclipped].max() < 2 and np.abs(fused_cr - cr)[unclipped].max() < 2
     expected_max = np.maximum(ir, y)
     ok = (mx > 0).all(axis=-1) & (mx < 255).all(axis=-1)

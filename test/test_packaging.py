@@ -9,6 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import ris_fusion_ros
+
 from conftest import REPO
 
 PY_FILES = [p for p in REPO.rglob("*.py") if not {"build", "install", "log", ".venv"} & set(p.relative_to(REPO).parts)]
