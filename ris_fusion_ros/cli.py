@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--limit", type=int, help="only the first N pairs (quick checks)")
     fusion.add_argument("--skip-bad-pairs", action="store_true",
                         help="record unreadable pairs in the report and go on instead of stopping")
+    fusion.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt", "torch"),
+                        help="runtime for network methods (default onnxruntime)")
+    fusion.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    fusion.add_argument("--precision", default="fp32", choices=("fp32", "fp16"), help="default fp32")
+    fusion.add_argument("--threads", type=int, default=2, help="CPU threads for network methods (default 2)")
     fusion.add_argument("--ssim-window", choices=("uniform", "gaussian"), help="SSIM window (default uniform)")
     fusion.add_argument("--ssim-win-size", type=int, help="SSIM window size (default 7)")
     fusion.add_argument("--ssim-combine", choices=("sum", "mean"),
@@ -63,6 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--ssim-data-range", type=float,
                         help="SSIM data range (default 2.0 as in the CDDFuse evaluator as released; "
                              "255 is the textbook value)")
+    train = sub.add_parser("train", help="training")
+    train_sub = train.add_subparsers(dest="train_command", required=True, metavar="WHAT")
+    train_fusion = train_sub.add_parser(
+        "fusion", help="train the fusion network (RoadScene, LLVIP, M3FD; never MSRS) and export it to ONNX",
+        parents=[common])
+    train_fusion.add_argument("--out", required=True, help="output folder (weights, ONNX, log)")
+    train_fusion.add_argument("--steps", type=int, default=4000, help="optimisation steps (default 4000)")
+    train_fusion.add_argument("--batch", type=int, default=16, help="crops per step (default 16)")
+    train_fusion.add_argument("--crop", type=int, default=128, help="crop size in pixels (default 128)")
+    train_fusion.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    train_fusion.add_argument("--width", type=int, default=24, help="network width (default 24)")
+    train_fusion.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train_fusion.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     return parser
 
 
@@ -78,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands import eval_fusion
 
             return {"fusion": eval_fusion.run}[args.eval_command](args)
+        if args.command == "train":
+            from .commands import train_fusion
+
+            return {"fusion": train_fusion.run}[args.train_command](args)
     except RisFusionError as exc:
         print(f"ris-fusion: error: {exc}", file=sys.stderr)
         return 2

@@ -65,5 +65,5 @@ def test_bad_pairs_are_rejected_with_the_reason(ir, vis, message):
 
 def test_registry_lists_methods_and_rejects_unknown_names():
     assert {"average", "max"} <= set(available_methods())
-    with pytest.raises(ConfigError, match="unknown fusion method 'magic'; available: average, max"):
+    with pytest.raises(ConfigError, match="unknown fusion method .magic.; available: average, max, "):
         create_method("magic")

@@ -13,7 +13,7 @@ from ..core.errors import ConfigError
 from ..core.evaluation.fusion_eval import evaluate_methods, write_csvs
 from ..core.evaluation.metrics import SSIMConvention
 from ..core.evaluation.report import markdown_table, write_report
-from ..core.fusion import create_method
+from ..core.fusion import RuntimeOptions, create_method
 
 CONFIG_KEYS = {"dataset", "data_root", "split", "methods", "save_fused", "ssim"}
 SSIM_KEYS = {"window", "win_size", "combine", "data_range"}
@@ -51,7 +51,8 @@ def _settings(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     ssim = SSIMConvention(**settings["ssim"])
-    methods = [create_method(name) for name in settings["methods"]]
+    runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
+    methods = [create_method(name, runtime) for name in settings["methods"]]
     dataset = open_dataset(settings["dataset"], data_root=settings.get("data_root"),
                            split=settings.get("split"), shared=args.shared_root)
     out = Path(args.out)

@@ -1,6 +1,7 @@
-"""Fusion methods behind one interface (classic baselines now; networks register here too)."""
+"""Fusion methods behind one interface: pixel-rule baselines, RisFuseNet, peer networks."""
 
 from .base import FusionMethod, check_pair
-from .registry import available_methods, create_method, register_method
+from .registry import RuntimeOptions, available_methods, create_method, is_network, register_method
 
-__all__ = ["FusionMethod", "available_methods", "check_pair", "create_method", "register_method"]
+__all__ = ["FusionMethod", "RuntimeOptions", "available_methods", "check_pair", "create_method", "is_network",
+           "register_method"]

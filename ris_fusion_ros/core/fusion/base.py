@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from ..color import rgb_to_ycbcr, ycbcr_to_rgb
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 
 
 def check_pair(ir: np.ndarray, vis: np.ndarray) -> None:
@@ -33,16 +33,25 @@ class FusionMethod(ABC):
 
     name: str = "method"
     description: str = ""
+    #: Names of the optional conditioning inputs ``fuse`` accepts (e.g. ``control``, ``text``).
+    conditioning: tuple[str, ...] = ()
 
     @abstractmethod
-    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray) -> np.ndarray:
+    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray, **conditioning: object) -> np.ndarray:
         """Fused luminance (float32 HxW in [0, 1]) from infrared and visible Y in [0, 1]."""
 
-    def fuse(self, ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
-        """Fuse uint8 infrared HxW and uint8 RGB HxWx3 into a uint8 RGB image."""
+    def fuse(self, ir: np.ndarray, vis: np.ndarray, **conditioning: object) -> np.ndarray:
+        """Fuse uint8 infrared HxW and uint8 RGB HxWx3 into a uint8 RGB image.
+
+        Keyword arguments are conditioning inputs (see :attr:`conditioning`); a method that
+        does not take one raises ConfigError instead of ignoring it.
+        """
+        unsupported = sorted(k for k, v in conditioning.items() if v is not None and k not in self.conditioning)
+        if unsupported:
+            raise ConfigError(f"fusion method '{self.name}' does not take {', '.join(unsupported)}")
         check_pair(ir, vis)
         y, cb, cr = rgb_to_ycbcr(vis)
-        fused_y = self.fuse_luminance(ir.astype(np.float32) / 255.0, y / 255.0)
+        fused_y = self.fuse_luminance(ir.astype(np.float32) / 255.0, y / 255.0, **conditioning)
         if fused_y.shape != ir.shape:
             raise RuntimeError(f"{self.name} returned shape {fused_y.shape} for input {ir.shape}")
         return ycbcr_to_rgb(np.clip(fused_y, 0.0, 1.0) * 255.0, cb, cr)

@@ -15,7 +15,7 @@ class AverageFusion(FusionMethod):
     name = "average"
     description = "per-pixel mean of IR and visible Y, visible chroma"
 
-    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray) -> np.ndarray:
+    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray, **conditioning: object) -> np.ndarray:
         return 0.5 * (ir + vis_y)
 
 
@@ -25,5 +25,5 @@ class MaxFusion(FusionMethod):
     name = "max"
     description = "per-pixel max of IR and visible Y, visible chroma"
 
-    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray) -> np.ndarray:
+    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray, **conditioning: object) -> np.ndarray:
         return np.maximum(ir, vis_y)

@@ -52,7 +52,7 @@ class NetworkFusion(FusionMethod):
             self._backend = self._backend_factory()
         return self._backend
 
-    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray) -> np.ndarray:
+    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray, **conditioning: object) -> np.ndarray:
         outputs = self.backend.run(self._make_inputs(ir, vis_y))
         return np.asarray(self._map_output(outputs), dtype=np.float32)
 

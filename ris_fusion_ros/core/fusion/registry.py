@@ -1,32 +1,68 @@
-"""Fusion methods by name, so the CLI, the evaluator and the nodes create them one way."""
+"""Fusion methods by name, so the CLI, the evaluator and the nodes create them one way.
+
+Networks take runtime options (``backend``, ``device``, ``precision``, ``threads``);
+pixel-rule baselines run in NumPy and take none.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 from .base import FusionMethod
 from .baselines import AverageFusion, MaxFusion
 
-_FACTORIES: dict[str, Callable[[], FusionMethod]] = {
-    "average": AverageFusion,
-    "max": MaxFusion,
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How a network runs: backend kind, device, precision and CPU threads."""
+
+    backend: str = "onnxruntime"
+    device: str = "cpu"
+    precision: str = "fp32"
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[..., FusionMethod]
+    is_network: bool
+
+
+def _risfusenet(options: RuntimeOptions) -> FusionMethod:
+    from .ours import RisFuseNetFusion
+
+    return RisFuseNetFusion(options.backend, options.device, options.precision, options.threads)
+
+
+_ENTRIES: dict[str, _Entry] = {
+    "average": _Entry(lambda _options: AverageFusion(), False),
+    "max": _Entry(lambda _options: MaxFusion(), False),
+    "risfusenet": _Entry(_risfusenet, True),
 }
 
 
-def register_method(name: str, factory: Callable[[], FusionMethod]) -> None:
-    """Make a method available under ``name`` (later registrations replace earlier ones)."""
-    _FACTORIES[name] = factory
+def register_method(name: str, factory: Callable[[RuntimeOptions], FusionMethod], is_network: bool = True) -> None:
+    """Make a method available under ``name``; ``factory`` receives the RuntimeOptions."""
+    _ENTRIES[name] = _Entry(factory, is_network)
 
 
 def available_methods() -> list[str]:
-    return sorted(_FACTORIES)
+    return sorted(_ENTRIES)
 
 
-def create_method(name: str) -> FusionMethod:
-    """Instantiate a method; ConfigError lists the known names when ``name`` is unknown."""
+def is_network(name: str) -> bool:
+    return _lookup(name).is_network
+
+
+def _lookup(name: str) -> _Entry:
     try:
-        factory = _FACTORIES[name]
+        return _ENTRIES[name]
     except KeyError:
         raise ConfigError(f"unknown fusion method '{name}'; available: {', '.join(available_methods())}") from None
-    return factory()
+
+
+def create_method(name: str, options: RuntimeOptions | None = None) -> FusionMethod:
+    """Instantiate a method (models load lazily, on first use)."""
+    return _lookup(name).factory(options or RuntimeOptions())

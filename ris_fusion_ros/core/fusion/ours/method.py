@@ -1,0 +1,74 @@
+"""RisFuseNet as a FusionMethod: plain fusion, per-pixel control, text gating."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import ConfigError, DataError
+from ..network import NetworkFusion
+
+TEXT_DIM = 384
+_MODEL_DIR = Path(__file__).resolve().parents[3] / "models"
+
+
+def default_model_dir() -> Path:
+    """Folder of the shipped weights (inside the installed package)."""
+    return _MODEL_DIR
+
+
+def risfusenet_artifacts(model_dir: Path | None = None):
+    """ModelArtifacts for the backends: the shipped ONNX file and a PyTorch factory."""
+    from ....backends import ModelArtifacts
+
+    folder = Path(model_dir) if model_dir else default_model_dir()
+    weights = folder / "risfusenet.pt"
+
+    def torch_factory():
+        from .export import load_model
+
+        if not weights.is_file():
+            raise ConfigError(f"RisFuseNet weights not found: {weights}")
+        return load_model(weights)
+
+    profile = {name: ((1, 1, 32, 32), (1, 1, 480, 640), (1, 1, 1088, 1920)) for name in ("ir", "vis", "control")}
+    profile["text"] = ((1, TEXT_DIM), (1, TEXT_DIM), (1, TEXT_DIM))
+    return ModelArtifacts("risfusenet", ("ir", "vis", "control", "text"), ("fused",),
+                          onnx_path=folder / "risfusenet.onnx", torch_factory=torch_factory,
+                          dynamic_shape_profile=profile)
+
+
+class RisFuseNetFusion(NetworkFusion):
+    """RisFuseNet behind a backend. ``fuse``/``fuse_luminance`` accept an optional ``control``
+    map (HxW in [-1, 1]: +1 leans fully toward infrared, -1 toward visible, 0 = plain) and an
+    optional ``text`` embedding (TEXT_DIM floats) for text-gated fusion."""
+
+    def __init__(self, backend: str = "onnxruntime", device: str = "cpu", precision: str = "fp32",
+                 threads: int = 2, model_dir: Path | None = None) -> None:
+        from ....backends import create_backend
+
+        artifacts = risfusenet_artifacts(model_dir)
+        super().__init__(
+            "risfusenet", "RisFuseNet (ours): low-resolution context, full-resolution local fusion rule",
+            lambda: create_backend(artifacts, backend, device=device, precision=precision, threads=threads),
+            extra_info={"parameters": "see risfusenet.json"},
+        )
+
+    conditioning = ("control", "text")
+
+    def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray, control: np.ndarray | None = None,
+                       text: np.ndarray | None = None, **unused: object) -> np.ndarray:
+        if control is None:
+            control = np.zeros_like(ir, dtype=np.float32)
+        control = np.asarray(control, dtype=np.float32)
+        if control.shape != ir.shape:
+            raise DataError(f"control map is {control.shape[::-1]} (WxH) but the images are {ir.shape[::-1]}")
+        if not np.isfinite(control).all():
+            raise DataError("control map contains NaN or infinite values")
+        text = np.zeros(TEXT_DIM, np.float32) if text is None else np.asarray(text, np.float32).reshape(-1)
+        if text.shape != (TEXT_DIM,) or not np.isfinite(text).all():
+            raise DataError(f"text embedding must be {TEXT_DIM} finite values, got shape {text.shape}")
+        inputs = {"ir": ir[None, None].astype(np.float32), "vis": vis_y[None, None].astype(np.float32),
+                  "control": np.clip(control, -1.0, 1.0)[None, None], "text": text[None]}
+        return self.backend.run(inputs)[0][0, 0]
