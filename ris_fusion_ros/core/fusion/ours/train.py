@@ -128,6 +128,15 @@ def _validation_batch(pairs: list[LumaPair], crop: int = 256) -> dict[str, torch
             "control": torch.zeros(len(pairs), 1, crop, crop)}
 
 
+def _append_log(path: Path, row: dict[str, float], first: bool) -> None:
+    """Write one validation row as it happens, so a long run can be followed."""
+    with path.open("w" if first else "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if first:
+            writer.writeheader()
+        writer.writerow(row)
+
+
 def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, progress: bool = True,
           command: str = "") -> Path:
     """Train, write ``risfusenet.pt`` (state_dict + config), ``training_log.csv`` and ``training.json``."""
@@ -163,15 +172,16 @@ def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, 
                 v_fused = model(v["ir"], v["vis"], v["control"], torch.zeros(len(v["ir"]), TEXT_DIM))
                 v_loss, parts = fusion_loss(v_fused, v["ir"], v["vis"], v["control"], config.loss)
             model.train()
-            log_rows.append({"step": step, "train_loss": running, "val_loss": float(v_loss),
-                             **{f"val_{k}": val for k, val in parts.items()},
-                             "lr": schedule.get_last_lr()[0], "seconds": time.time() - start})
+            row = {"step": step, "train_loss": running, "val_loss": v_loss.item(),
+                   **{f"val_{k}": val for k, val in parts.items()},
+                   "lr": schedule.get_last_lr()[0], "seconds": time.time() - start}
+            _append_log(out_dir / "training_log.csv", row, first=not log_rows)
+            log_rows.append(row)
+            if not progress:
+                print(f"step {step}/{config.steps} train {running:.4f} val {row['val_loss']:.4f} "
+                      f"({row['seconds']:.0f} s)", flush=True)
     weights = out_dir / "risfusenet.pt"
     torch.save({"state_dict": model.state_dict(), "config": asdict(config), "format": 1}, weights)
-    with (out_dir / "training_log.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(log_rows[0]))
-        writer.writeheader()
-        writer.writerows(log_rows)
     meta = {"config": asdict(config), "command": command, "train_pairs": len(train_pairs),
             "validation_pairs": len(validation_pairs), "seconds": round(time.time() - start, 1),
             "final": log_rows[-1], "parameters": sum(p.numel() for p in model.parameters()),
