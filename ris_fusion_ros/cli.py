@@ -20,6 +20,14 @@ def _add_data_args(parser: argparse.ArgumentParser, dataset_default: str | None 
     parser.add_argument("--split", help="split file, or a name under <data-root>/splits/ (default: every pair)")
 
 
+def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt", "torch"),
+                        help="runtime for network methods (default onnxruntime)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16"), help="default fp32")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for network methods (default 2)")
+
+
 def _add_common_args(parser: argparse.ArgumentParser, top_level: bool) -> None:
     """Options accepted before or after the subcommand; the subcommand's copy wins."""
     default = (lambda value: value) if top_level else (lambda value: argparse.SUPPRESS)
@@ -56,11 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--limit", type=int, help="only the first N pairs (quick checks)")
     fusion.add_argument("--skip-bad-pairs", action="store_true",
                         help="record unreadable pairs in the report and go on instead of stopping")
-    fusion.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt", "torch"),
-                        help="runtime for network methods (default onnxruntime)")
-    fusion.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    fusion.add_argument("--precision", default="fp32", choices=("fp32", "fp16"), help="default fp32")
-    fusion.add_argument("--threads", type=int, default=2, help="CPU threads for network methods (default 2)")
+    _add_runtime_args(fusion)
     fusion.add_argument("--ssim-window", choices=("uniform", "gaussian"), help="SSIM window (default uniform)")
     fusion.add_argument("--ssim-win-size", type=int, help="SSIM window size (default 7)")
     fusion.add_argument("--ssim-combine", choices=("sum", "mean"),
@@ -68,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--ssim-data-range", type=float,
                         help="SSIM data range (default 2.0 as in the CDDFuse evaluator as released; "
                              "255 is the textbook value)")
+    bench = sub.add_parser("bench", help="speed benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
+    bench_fusion = bench_sub.add_parser("fusion", help="per-frame latency of fusion methods", parents=[common])
+    bench_fusion.add_argument("--methods", default="risfusenet,max,average", help="comma-separated method names")
+    bench_fusion.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
+    bench_fusion.add_argument("--runs", type=int, default=20, help="timed runs per method (default 20)")
+    bench_fusion.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    _add_runtime_args(bench_fusion)
+    bench_fusion.add_argument("--out", help="also write speed.csv and speed.md here")
+
     train = sub.add_parser("train", help="training")
     train_sub = train.add_subparsers(dest="train_command", required=True, metavar="WHAT")
     train_fusion = train_sub.add_parser(
@@ -96,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands import eval_fusion
 
             return {"fusion": eval_fusion.run}[args.eval_command](args)
+        if args.command == "bench":
+            from .commands import bench_fusion
+
+            return {"fusion": bench_fusion.run}[args.bench_command](args)
         if args.command == "train":
             from .commands import train_fusion
 

@@ -7,6 +7,7 @@ that fusion evaluators use.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -32,17 +33,21 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
 
 
-def rgb_to_ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split uint8-scale RGB into float32 Y, Cb, Cr planes (0-255, chroma centred on 128)."""
-    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    cb = 128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b
-    cr = 128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b
-    return y, cb, cr
+def split_luma(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Y as uint8 HxW, the full uint8 YCrCb image) of a uint8 RGB image.
+
+    OpenCV's 8-bit YCrCb is full-range BT.601 with chroma centred on 128; integer SIMD code
+    makes it ~20x faster than the same maths in NumPy floats, and the rounding it implies is
+    at most half a gray level.
+    """
+    ycrcb = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2YCrCb)
+    return ycrcb[..., 0].copy(), ycrcb
 
 
-def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-    """Recombine 0-255 Y, Cb, Cr planes into a rounded, clipped uint8 RGB image."""
-    cbs, crs = cb - 128.0, cr - 128.0
-    rgb = np.stack((y + 1.402 * crs, y - 0.344136 * cbs - 0.714136 * crs, y + 1.772 * cbs), axis=-1)
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+def merge_luma(ycrcb: np.ndarray, luma: np.ndarray) -> np.ndarray:
+    """RGB uint8 image from a fused luminance plane (float in [0, 1]) and the visible chroma.
+
+    ``ycrcb`` (from :func:`split_luma`) is updated in place with the rounded luminance.
+    """
+    ycrcb[..., 0] = np.clip(np.rint(luma * 255.0), 0, 255).astype(np.uint8)
+    return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..color import rgb_to_ycbcr, ycbcr_to_rgb
+from ..color import merge_luma, split_luma
 from ..errors import ConfigError, DataError
 
 
@@ -50,11 +50,12 @@ class FusionMethod(ABC):
         if unsupported:
             raise ConfigError(f"fusion method '{self.name}' does not take {', '.join(unsupported)}")
         check_pair(ir, vis)
-        y, cb, cr = rgb_to_ycbcr(vis)
-        fused_y = self.fuse_luminance(ir.astype(np.float32) / 255.0, y / 255.0, **conditioning)
+        y, ycrcb = split_luma(vis)
+        scale = np.float32(1.0 / 255.0)
+        fused_y = self.fuse_luminance(ir.astype(np.float32) * scale, y.astype(np.float32) * scale, **conditioning)
         if fused_y.shape != ir.shape:
             raise RuntimeError(f"{self.name} returned shape {fused_y.shape} for input {ir.shape}")
-        return ycbcr_to_rgb(np.clip(fused_y, 0.0, 1.0) * 255.0, cb, cr)
+        return merge_luma(ycrcb, fused_y)
 
     def info(self) -> dict[str, object]:
         """What a report shows about the method (backend, parameters, ...)."""

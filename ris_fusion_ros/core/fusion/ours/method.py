@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,14 @@ def risfusenet_artifacts(model_dir: Path | None = None):
                           dynamic_shape_profile=profile)
 
 
+def _parameter_count(onnx_path: Path | None) -> int | str:
+    """Parameter count recorded next to the weights (training.json / risfusenet.json)."""
+    meta = Path(onnx_path).with_suffix(".json") if onnx_path else None
+    if meta is None or not meta.is_file():
+        return "unknown"
+    return int(json.loads(meta.read_text()).get("parameters", 0)) or "unknown"
+
+
 class RisFuseNetFusion(NetworkFusion):
     """RisFuseNet behind a backend. ``fuse``/``fuse_luminance`` accept an optional ``control``
     map (HxW in [-1, 1]: +1 leans fully toward infrared, -1 toward visible, 0 = plain) and an
@@ -52,7 +61,7 @@ class RisFuseNetFusion(NetworkFusion):
         super().__init__(
             "risfusenet", "RisFuseNet (ours): low-resolution context, full-resolution local fusion rule",
             lambda: create_backend(artifacts, backend, device=device, precision=precision, threads=threads),
-            extra_info={"parameters": "see risfusenet.json"},
+            extra_info={"parameters": _parameter_count(artifacts.onnx_path)},
         )
 
     conditioning = ("control", "text")

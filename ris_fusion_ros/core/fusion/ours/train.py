@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ...color import rgb_to_ycbcr
+from ...color import split_luma
 from ...data import PairDataset, open_dataset, read_split
 from .losses import FusionLossWeights, fusion_loss
 from .model import TEXT_DIM, RisFuseNet
@@ -58,8 +58,7 @@ def _luma_pairs(dataset: PairDataset, exclude: set[str]) -> list[LumaPair]:
         if record.pair_id in exclude:
             continue
         pair = dataset.load(record)
-        y = np.clip(np.rint(rgb_to_ycbcr(pair.vis)[0]), 0, 255).astype(np.uint8)
-        pairs.append(LumaPair(f"{dataset.spec.name}/{pair.pair_id}", pair.ir, y))
+        pairs.append(LumaPair(f"{dataset.spec.name}/{pair.pair_id}", pair.ir, split_luma(pair.vis)[0]))
     return pairs
 
 
