@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_fusion.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     train_fusion.add_argument("--width", type=int, default=24, help="network width (default 24)")
     train_fusion.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train_fusion.add_argument("--intensity-weight", type=float, default=1.0, help="intensity loss weight (default 1)")
+    train_fusion.add_argument("--gradient-weight", type=float, default=1.0, help="gradient loss weight (default 1)")
+    train_fusion.add_argument("--ssim-weight", type=float, default=0.1, help="SSIM loss weight (default 0.1)")
     train_fusion.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     return parser
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 def run(args: argparse.Namespace) -> int:
     from ..core.fusion.ours.export import export_onnx
+    from ..core.fusion.ours.losses import FusionLossWeights
     from ..core.fusion.ours.train import TrainConfig, train
 
+    weights_cfg = FusionLossWeights(args.intensity_weight, args.gradient_weight, args.ssim_weight)
     config = TrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
-                         threads=args.threads, width=args.width)
+                         threads=args.threads, width=args.width, loss=weights_cfg)
     out = Path(args.out)
     command = "ris-fusion " + shlex.join(sys.argv[1:])
     weights = train(config, out, shared=args.shared_root, progress=not args.no_progress, command=command)
