@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     train_fusion.add_argument("--gradient-weight", type=float, default=1.0, help="gradient loss weight (default 1)")
     train_fusion.add_argument("--ssim-weight", type=float, default=0.1, help="SSIM loss weight (default 0.1)")
     train_fusion.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    control = eval_sub.add_parser("control", help="inclination and region control of a fusion network",
+                                  parents=[common])
+    _add_data_args(control, "msrs")
+    control.add_argument("--method", default="risfusenet", help="fusion method taking a control map")
+    control.add_argument("--limit", type=int, help="only the first N pairs")
+    control.add_argument("--out", help="also write control.md here")
+    _add_runtime_args(control)
     return parser
 
 
@@ -110,9 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return {"list": data.list_datasets, "check": data.check_dataset}[args.data_command](args)
         if args.command == "eval":
-            from .commands import eval_fusion
+            from .commands import eval_control, eval_fusion
 
-            return {"fusion": eval_fusion.run}[args.eval_command](args)
+            return {"fusion": eval_fusion.run, "control": eval_control.run}[args.eval_command](args)
         if args.command == "bench":
             from .commands import bench_fusion
 

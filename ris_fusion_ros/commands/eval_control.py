@@ -1,0 +1,23 @@
+"""``ris-fusion eval control``: measure the fusion network's inclination and region control."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..core.data import open_dataset
+from ..core.evaluation.control_eval import evaluate_control
+from ..core.fusion import RuntimeOptions, create_method
+
+
+def run(args: argparse.Namespace) -> int:
+    method = create_method(args.method, RuntimeOptions(args.backend, args.device, args.precision, args.threads))
+    dataset = open_dataset(args.dataset, data_root=args.data_root, split=args.split, shared=args.shared_root)
+    report = evaluate_control(method, dataset, limit=args.limit, progress=not args.no_progress)
+    text = f"# Control of {method.name} on {dataset.spec.name} ({report.pairs} pairs)\n\n{report.markdown()}\n"
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "control.md").write_text(text, encoding="utf-8")
+    return 0 if report.monotonic else 1
