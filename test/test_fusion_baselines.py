@@ -24,7 +24,7 @@ def test_luma_weights_match_bt601():
     rgb = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]]], np.uint8)
     np.testing.assert_allclose(luminance(rgb)[0], [76.245, 149.685, 29.07])
     np.testing.assert_array_equal(to_gray(rgb)[0], [76, 150, 29])
-    with pytest.raises(ValueError, match="expected an HxW"):
+    with pytest.raises(ValueError, match="to_gray expects an HxW"):
         to_gray(np.zeros((2, 2, 2)))
 
 

@@ -30,7 +30,7 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         return image.astype(np.float64)
     if image.ndim == 3 and image.shape[2] in (3, 4):
         return np.round(luminance(image))
-    raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+    raise ValueError(f"to_gray expects an HxW, HxWx3 (RGB) or HxWx4 (RGBA) image, got shape {image.shape}")
 
 
 def split_luma(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
