@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job (README): install into .venv, build the messages, then fuse the MSRS pairs in
-# ../shared with the best available method(s) and write fused images plus an evaluation
+# ../shared with the project's network (RisFuseNet) and the classic baselines, and write fused images plus an evaluation
 # report (CSV, markdown, plot) to results/msrs (or the folder given as first argument).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +11,5 @@ set +u
 # shellcheck disable=SC1091
 . tools/ros_env.sh
 set -u
-ris-fusion eval fusion --dataset msrs --methods max,average --save-fused --out "$out"
+ris-fusion eval fusion --dataset msrs --methods risfusenet,max,average --save-fused --out "$out"
 echo "main.sh: report in $out/report.md, fused images in $out/fused/"
