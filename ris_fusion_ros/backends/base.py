@@ -24,16 +24,18 @@ class InferenceBackend(ABC):
     """Runs one model. Create it through :func:`ris_fusion_ros.backends.create_backend`."""
 
     name: str = "backend"
+    _inputs: list[str]
+    _outputs: list[str]
 
     @property
-    @abstractmethod
     def input_names(self) -> Sequence[str]:
-        """Model input names, in order."""
+        """Model input names, in order (subclasses set ``_inputs`` when they load the model)."""
+        return self._inputs
 
     @property
-    @abstractmethod
     def output_names(self) -> Sequence[str]:
-        """Model output names, in order."""
+        """Model output names, in order (subclasses set ``_outputs``)."""
+        return self._outputs
 
     @abstractmethod
     def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +52,6 @@ class OnnxRuntimeBackend(InferenceBackend):
         self._device, self._threads = device, threads
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._outputs = [o.name for o in self._session.get_outputs()]
-
-    @property
-    def input_names(self) -> Sequence[str]:
-        return self._inputs
-
-    @property
-    def output_names(self) -> Sequence[str]:
-        return self._outputs
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         self._check_inputs(inputs)

@@ -8,7 +8,7 @@ Importing this module without TensorRT works; creating the backend then raises B
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +102,6 @@ class TensorRTBackend(InferenceBackend):
         if serialized is None:
             raise BackendError(f"tensorrt failed to build an engine from {onnx_path}")
         return bytes(serialized)
-
-    @property
-    def input_names(self) -> Sequence[str]:
-        return self._inputs
-
-    @property
-    def output_names(self) -> Sequence[str]:
-        return self._outputs
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         self._check_inputs(inputs)

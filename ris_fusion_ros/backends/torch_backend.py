@@ -35,14 +35,6 @@ class TorchBackend(InferenceBackend):
         self._device, self._precision, self._threads = device, precision, threads
         self._inputs, self._outputs = list(input_names), list(output_names)
 
-    @property
-    def input_names(self) -> Sequence[str]:
-        return self._inputs
-
-    @property
-    def output_names(self) -> Sequence[str]:
-        return self._outputs
-
     def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         self._check_inputs(inputs)
         torch = self._torch
