@@ -46,6 +46,7 @@ setup(
     entry_points={
         "console_scripts": [
             "ris-fusion = ris_fusion_ros.cli:main",
+            "fusion_node = ris_fusion_ros.nodes.fusion_node:main",
         ],
     },
 )

@@ -1,0 +1,465 @@
+"""``fusion_node``: thermal + RGB images in, one fused RGB image out (a thin lifecycle node).
+
+Topics (relative, remappable):
+
+* in  ``thermal/image_raw`` (mono8, mono16, 16UC1, 32FC1), ``rgb/image_raw`` (rgb8, bgr8, rgba8,
+  bgra8, mono8): sensor-data QoS (best effort, keep last 5) with QoS override parameters;
+  ``rgb/camera_info`` (optional): sensor-data QoS.
+* out ``fused/image`` (rgb8, the RGB image's stamp and frame_id), ``fused/camera_info`` (the latest
+  ``rgb/camera_info`` with the fused header; nothing before one arrives): reliable, keep last 5;
+  ``/diagnostics`` (about once per ``diagnostics_period_seconds``).
+
+Lifecycle: configure = check parameters, load the registration and the fusion model (a failure
+fails the transition and logs the reason); activate = subscriptions + fusion worker; deactivate =
+drop both (the model stays loaded); cleanup = release the model.
+
+Every pairing, normalisation, registration and fusion step is the core's
+(:mod:`ris_fusion_ros.core.io`, :mod:`ris_fusion_ros.core.fusion`); the node only converts and counts.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image
+
+from ..core.errors import ConfigError, DataError, RisFusionError
+from ..core.fusion import RuntimeOptions, available_methods, create_method
+from ..core.io.image_codec import ImageFormatError, array_to_image_fields, message_to_array, to_rgb8
+from ..core.io.registration import Registration
+from ..core.io.sync import ApproximateTimeSync, SyncConfig, SyncedPair, header_stamp_ns
+from ..core.io.thermal import MODES, ThermalNormalization, ThermalNormalizer
+from .common import (
+    LatencyTracker,
+    ParamSpec,
+    QosIncidents,
+    add_validation_callback,
+    declare_parameters,
+    diagnostic_status,
+    overriding_options,
+    parameter_values,
+    reliable_qos,
+    sensor_qos,
+)
+
+NODE_NAME = "fusion_node"
+THERMAL_TOPIC = "thermal/image_raw"
+RGB_TOPIC = "rgb/image_raw"
+RGB_INFO_TOPIC = "rgb/camera_info"
+FUSED_TOPIC = "fused/image"
+FUSED_INFO_TOPIC = "fused/camera_info"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+THERMAL_ENCODINGS = ("mono8", "mono16", "16UC1", "32FC1")
+RGB_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
+IDENTITY = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+LOG_THROTTLE_SECONDS = 2.0
+_APPLIED_AT_CONFIGURE = " (applied at the next configure)"
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("fusion_method", "risfusenet", "fusion method name", read_only=True,
+              constraints="one of: " + ", ".join(available_methods())),
+    ParamSpec("backend", "onnxruntime", "inference backend of network methods", read_only=True,
+              constraints="onnxruntime, torch or tensorrt"),
+    ParamSpec("device", "cpu", "device of network methods (cpu, cuda, cuda:N)", read_only=True),
+    ParamSpec("threads", 2, "CPU threads of the backend (0 = runtime default)", 0, 256, read_only=True),
+    ParamSpec("thermal_normalization", "percentile", "thermal -> uint8 mode",
+              constraints="one of: " + ", ".join(MODES)),
+    ParamSpec("thermal_min", 0.0, "fixed mode: input value mapped to 0 (counts, kelvin...)"),
+    ParamSpec("thermal_max", 65535.0, "fixed mode: input value mapped to 255; must exceed thermal_min"),
+    ParamSpec("thermal_low_percentile", 1.0, "percentile mode: low end of the window (%)", 0.0, 100.0),
+    ParamSpec("thermal_high_percentile", 99.0, "percentile mode: high end of the window (%)", 0.0, 100.0),
+    ParamSpec("thermal_smoothing", 0.9, "percentile mode: EMA weight of the previous window", 0.0, 0.999),
+    ParamSpec("sync_queue_size", 10, "messages kept per stream while waiting for a partner" + _APPLIED_AT_CONFIGURE,
+              1, 1000),
+    ParamSpec("sync_slop_seconds", 0.05, "largest stamp difference of a pair (s)" + _APPLIED_AT_CONFIGURE,
+              0.0, 10.0),
+    ParamSpec("thermal_offset_seconds", 0.0, "added to every thermal stamp before pairing (s)"
+              + _APPLIED_AT_CONFIGURE, -10.0, 10.0),
+    ParamSpec("stall_timeout_seconds", 2.0, "a stream silent (by stamps or wall clock) this long is stalled (s)"
+              + _APPLIED_AT_CONFIGURE, 0.01, 3600.0),
+    ParamSpec("homography", IDENTITY, "thermal -> RGB pixel homography, 9 doubles row-major (ignored when "
+              "calibration_file is set)", read_only=True),
+    ParamSpec("calibration_file", "", "YAML with homography, thermal_size and rgb_size (empty: use homography)",
+              read_only=True),
+    ParamSpec("diagnostics_period_seconds", 1.0, "period of /diagnostics (s)", 0.05, 60.0, read_only=True),
+    ParamSpec("autostart", True, "main(): configure and activate at start-up", read_only=True),
+)
+_THERMAL_PARAMS = ("thermal_normalization", "thermal_min", "thermal_max", "thermal_low_percentile",
+                   "thermal_high_percentile", "thermal_smoothing")
+_SYNC_PARAMS = ("sync_queue_size", "sync_slop_seconds", "thermal_offset_seconds", "stall_timeout_seconds")
+
+
+def thermal_config(values: dict[str, Any]) -> ThermalNormalization:
+    """The core thermal settings from the parameter values (ConfigError when invalid)."""
+    return ThermalNormalization(
+        mode=values["thermal_normalization"], fixed_min=values["thermal_min"], fixed_max=values["thermal_max"],
+        low_percentile=values["thermal_low_percentile"], high_percentile=values["thermal_high_percentile"],
+        smoothing=values["thermal_smoothing"],
+    ).validate()
+
+
+def sync_config(values: dict[str, Any]) -> SyncConfig:
+    """The core sync settings from the parameter values (ConfigError when invalid)."""
+    return SyncConfig(
+        queue_size=values["sync_queue_size"], slop_seconds=values["sync_slop_seconds"],
+        offset_ns=round(values["thermal_offset_seconds"] * 1e9),
+        stall_timeout_seconds=values["stall_timeout_seconds"],
+    ).validate()
+
+
+class FusionNode(LifecycleNode):
+    """Thermal + RGB -> fused RGB; see the module docstring for topics and lifecycle."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        declare_parameters(self, PARAMS)
+        add_validation_callback(self, _THERMAL_PARAMS + _SYNC_PARAMS, self._validate)
+        self.add_post_set_parameters_callback(self._after_set)
+        self.qos_incidents = QosIncidents(self)
+        self.latency = LatencyTracker()
+        self.last_error = ""  # reason of the last failed transition
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending: SyncedPair | None = None
+        self._stop = True
+        self._worker: threading.Thread | None = None
+        self._reset_state()
+
+    # ----------------------------------------------------------------- parameters
+    @staticmethod
+    def _validate(values: dict[str, Any]) -> str | None:
+        try:
+            thermal_config(values)
+            sync_config(values)
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+    def _after_set(self, params: list[Parameter]) -> None:
+        if self._normalizer is not None and any(p.name in _THERMAL_PARAMS for p in params):
+            self._normalizer = ThermalNormalizer(thermal_config(parameter_values(self, PARAMS)))
+        if any(p.name in _SYNC_PARAMS for p in params) and self._sync is not None:
+            self.get_logger().info("sync parameters changed; they apply at the next configure")
+
+    # ----------------------------------------------------------------- state
+    def _reset_state(self) -> None:
+        self._method: Any = None
+        self._registration: Registration | None = None
+        self._check_sizes = True  # identity homography without a calibration: sizes must match
+        self._normalizer: ThermalNormalizer | None = None
+        self._sync: ApproximateTimeSync | None = None
+        self._fused_pub = self._info_pub = self._diag_pub = None
+        self._diag_timer = None
+        self._subs: list[Any] = []
+        self._camera_info: CameraInfo | None = None
+        self._bad: Counter[str] = Counter()
+        self._bad_reported: Counter[str] = Counter()
+        self._last_log: dict[str, float] = {}
+        self._stale_pairs = 0
+        self._fused = 0
+        self._last_rx: dict[str, float | None] = {"thermal": None, "rgb": None}
+        self._reported_sync: dict[str, int] = {}
+        self._backend_info = ""
+        self._stall_s = 2.0
+
+    def _release(self) -> None:
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+        for pub in (self._fused_pub, self._info_pub, self._diag_pub):
+            if pub is not None:
+                self.destroy_publisher(pub)
+        close = getattr(self._method, "close", None)
+        if callable(close):
+            close()
+        self._reset_state()
+
+    # ----------------------------------------------------------------- lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        values = parameter_values(self, PARAMS)
+        try:
+            thermal = thermal_config(values)
+            sync = sync_config(values)
+            if values["calibration_file"]:
+                registration = Registration.from_yaml(values["calibration_file"])
+                self._check_sizes = False
+            else:
+                registration = Registration(values["homography"], source="parameter homography")
+                self._check_sizes = registration.is_identity
+            options = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
+            method = create_method(values["fusion_method"], options)
+            # networks load lazily: fuse a tiny pair now so a bad backend/device fails this transition
+            method.fuse(np.zeros((32, 32), np.uint8), np.zeros((32, 32, 3), np.uint8))
+        except Exception as exc:  # every reason must reach the caller, including runtime import errors
+            kind = "configuration" if isinstance(exc, RisFusionError) else type(exc).__name__
+            self.last_error = f"configure failed ({kind}): {exc}"
+            self.get_logger().error(self.last_error)
+            self._release()
+            return TransitionCallbackReturn.FAILURE
+        self._method, self._registration = method, registration
+        self._normalizer = ThermalNormalizer(thermal)
+        self._sync = ApproximateTimeSync(sync)
+        self._stall_s = float(values["stall_timeout_seconds"])
+        info = method.info()
+        self._backend_info = ", ".join(f"{k}={info[k]}" for k in ("name", "backend", "device", "precision")
+                                       if k in info)
+        self._fused_pub = self.create_lifecycle_publisher(
+            Image, FUSED_TOPIC, reliable_qos(), event_callbacks=self.qos_incidents.publisher_callbacks(FUSED_TOPIC),
+            qos_overriding_options=overriding_options())
+        self._info_pub = self.create_lifecycle_publisher(
+            CameraInfo, FUSED_INFO_TOPIC, reliable_qos(),
+            event_callbacks=self.qos_incidents.publisher_callbacks(FUSED_INFO_TOPIC))
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, reliable_qos(10))
+        self._diag_timer = self.create_timer(values["diagnostics_period_seconds"], self._publish_diagnostics)
+        self.last_error = ""
+        self.get_logger().info(f"configured: {self._backend_info}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        qos = sensor_qos()
+        self._subs = [
+            self.create_subscription(Image, THERMAL_TOPIC, self._on_thermal, qos,
+                                     event_callbacks=self.qos_incidents.subscription_callbacks(THERMAL_TOPIC),
+                                     qos_overriding_options=overriding_options()),
+            self.create_subscription(Image, RGB_TOPIC, self._on_rgb, qos,
+                                     event_callbacks=self.qos_incidents.subscription_callbacks(RGB_TOPIC),
+                                     qos_overriding_options=overriding_options()),
+            self.create_subscription(CameraInfo, RGB_INFO_TOPIC, self._on_camera_info, sensor_qos()),
+        ]
+        self._start_worker()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._drop_subscriptions()
+        self._stop_worker()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._drop_subscriptions()
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self.on_cleanup(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.on_cleanup(state)
+        return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        self._drop_subscriptions()
+        self._stop_worker()
+        super().destroy_node()
+
+    def _drop_subscriptions(self) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs = []
+
+    # ----------------------------------------------------------------- input
+    def _bad_input(self, reason: str, exc: Exception | str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._bad[reason] += 1
+            count = self._bad[reason]
+            quiet = now - self._last_log.get(reason, -1e9) < LOG_THROTTLE_SECONDS
+            if not quiet:
+                self._last_log[reason] = now
+        if not quiet:  # throttled per reason (rclpy's throttle is per call site, so one reason would hide others)
+            self.get_logger().warning(f"bad input ({reason}, {count} so far): {exc}")
+
+    def _decode(self, stream: str, msg: Image, encodings: tuple[str, ...]) -> tuple[int, np.ndarray] | None:
+        self._last_rx[stream] = time.monotonic()
+        if msg.encoding not in encodings:
+            self._bad_input(f"{stream}_encoding", f"{stream} encoding {msg.encoding!r} is not one of {encodings}")
+            return None
+        try:
+            stamp = header_stamp_ns(msg)
+            return stamp, message_to_array(msg)
+        except DataError as exc:  # ImageFormatError included: data length, step, size
+            self._bad_input(f"{stream}_data", exc)
+            return None
+
+    def _on_thermal(self, msg: Image) -> None:
+        decoded = self._decode("thermal", msg, THERMAL_ENCODINGS)
+        if decoded is not None:
+            self._push("thermal", decoded[0], (decoded[1], msg.header, msg.encoding))
+
+    def _on_rgb(self, msg: Image) -> None:
+        decoded = self._decode("rgb", msg, RGB_ENCODINGS)
+        if decoded is not None:
+            self._push("rgb", decoded[0], (decoded[1], msg.header, msg.encoding))
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _push(self, stream: str, stamp_ns: int, payload: Any) -> None:
+        sync = self._sync
+        if sync is None:
+            return
+        pairs = sync.push(stream, stamp_ns, payload)
+        if not pairs:
+            return
+        with self._wake:
+            # only the newest pair is fused: pairs the worker has not reached yet are stale
+            self._stale_pairs += len(pairs) - 1 + (self._pending is not None)
+            self._pending = pairs[-1]
+            self._wake.notify()
+
+    # ----------------------------------------------------------------- fusion worker
+    def _start_worker(self) -> None:
+        self._stop_worker()
+        self._stop = False
+        self._worker = threading.Thread(target=self._work, name="fusion_worker", daemon=True)
+        self._worker.start()
+
+    def _stop_worker(self) -> None:
+        with self._wake:
+            self._stop = True
+            self._pending = None
+            self._wake.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=10.0)
+        self._worker = None
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self._stop:
+                    self._wake.wait()
+                if self._stop:
+                    return
+                pair, self._pending = self._pending, None
+            try:
+                self._fuse_pair(pair)
+            except Exception as exc:  # never let one pair kill the worker
+                self._bad_input("fusion_error", f"{type(exc).__name__}: {exc}")
+
+    def _fuse_pair(self, pair: SyncedPair) -> None:
+        thermal, _thermal_header, _ = pair.thermal
+        rgb, rgb_header, rgb_encoding = pair.rgb
+        method, registration, normalizer = self._method, self._registration, self._normalizer
+        if method is None or registration is None or normalizer is None:
+            return
+        if self._check_sizes and thermal.shape[:2] != rgb.shape[:2]:
+            self._bad_input("size_mismatch", f"thermal is {thermal.shape[1]}x{thermal.shape[0]} but RGB is "
+                            f"{rgb.shape[1]}x{rgb.shape[0]} (WxH) and no calibration_file/homography is set")
+            return
+        try:
+            vis = to_rgb8(rgb, rgb_encoding)
+            ir = registration.warp(normalizer.normalize(thermal), vis.shape)
+            fused = method.fuse(ir, vis)
+        except ImageFormatError as exc:
+            self._bad_input("rgb_data", exc)
+            return
+        except DataError as exc:
+            self._bad_input("registration" if "calibrat" in str(exc) else "fusion_data", exc)
+            return
+        out = Image(header=rgb_header, **array_to_image_fields(fused, "rgb8"))
+        publisher, info_pub, camera_info = self._fused_pub, self._info_pub, self._camera_info
+        if publisher is None:
+            return
+        publisher.publish(out)
+        if camera_info is not None and info_pub is not None:
+            info = copy.deepcopy(camera_info)
+            info.header = rgb_header
+            info_pub.publish(info)
+        self.latency.record(pair.rgb_stamp_ns, self.get_clock().now().nanoseconds)
+        with self._lock:
+            self._fused += 1
+
+    # ----------------------------------------------------------------- diagnostics
+    def _stalled_streams(self, sync_stalled: tuple[str, ...]) -> list[str]:
+        now = time.monotonic()
+        stalled = set(sync_stalled)
+        if self._subs:  # wall clock: catches a stream (or both) that stopped altogether
+            for stream, last in self._last_rx.items():
+                if last is not None and now - last > self._stall_s:
+                    stalled.add(stream)
+        return sorted(stalled)
+
+    def _publish_diagnostics(self) -> None:
+        sync, diag_pub = self._sync, self._diag_pub
+        if sync is None or diag_pub is None:
+            return
+        stats = sync.stats
+        with self._lock:
+            bad = dict(self._bad)
+            new_bad = {k: v - self._bad_reported[k] for k, v in bad.items() if v > self._bad_reported[k]}
+            self._bad_reported = Counter(bad)
+            stale, fused = self._stale_pairs, self._fused
+        stalled = self._stalled_streams(sync.stalled)
+        self._log_stamp_problems(stats)
+        values: list[tuple[str, Any]] = list(self.latency.snapshot().items())
+        values += [("pairs", stats.pairs), ("fused", fused), ("stale_pairs_dropped", stale)]
+        for name in ("thermal", "rgb"):
+            s = getattr(stats, name)
+            values += [(f"{name}_received", s.received), (f"{name}_dropped", s.dropped),
+                       (f"{name}_unmatched", s.unmatched), (f"{name}_queue_overflow", s.queue_overflow),
+                       (f"{name}_backwards", s.backwards), (f"{name}_duplicate", s.duplicate),
+                       (f"{name}_stalled", s.stalled or name in stalled)]
+        normalizer = self._normalizer
+        values.append(("thermal_nonfinite_pixels", normalizer.total_nonfinite if normalizer else 0))
+        values += [(f"bad_input.{reason}", count) for reason, count in sorted(bad.items())]
+        values += [("bad_input_total", sum(bad.values())), ("incompatible_qos", self.qos_incidents.total),
+                   ("backend", self._backend_info), ("active", bool(self._subs))]
+        if stalled:
+            level, message = DiagnosticStatus.WARN, "stalled: " + ", ".join(stalled)
+        elif new_bad:
+            level, message = DiagnosticStatus.WARN, "bad input: " + ", ".join(f"{k} x{v}" for k, v in new_bad.items())
+        else:
+            level, message = DiagnosticStatus.OK, "fusing" if self._subs else "inactive"
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        name = f"{self.get_fully_qualified_name()}: fusion"
+        array.status = [diagnostic_status(name, "ris_fusion", level, message, values)]
+        diag_pub.publish(array)
+
+    def _log_stamp_problems(self, stats: Any) -> None:
+        for name in ("thermal", "rgb"):
+            s = getattr(stats, name)
+            for field in ("backwards", "duplicate"):
+                key = f"{name}_{field}"
+                new = getattr(s, field) - self._reported_sync.get(key, 0)
+                if new > 0:
+                    self.get_logger().warning(f"{name}: {new} message(s) with {field} stamps dropped")
+                self._reported_sync[key] = getattr(s, field)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ris_fusion_ros.nodes.fusion_node [--ros-args ...]``."""
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # before rclpy.init: DDS stays local
+    rclpy.init(args=sys.argv if argv is None else argv)
+    node = FusionNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        if node.get_parameter("autostart").value:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().error(f"autostart: {node.last_error}; staying unconfigured")
+            elif node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().error("autostart: activate failed")
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
