@@ -70,3 +70,11 @@ def test_registry_lists_methods_and_rejects_unknown_names():
     assert {"average", "max"} <= set(available_methods())
     with pytest.raises(ConfigError, match=r"unknown fusion method .magic.; available: average, max, "):
         create_method("magic")
+
+
+def test_average_of_integers_keeps_every_gray_level():
+    """Half-up rounding: means of integers of different parity must not all land on even levels."""
+    ir = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    vis = np.repeat(np.full((16, 16), 1, np.uint8)[..., None], 3, axis=2)
+    out = create_method("average").fuse(ir, vis)[..., 0].astype(int)
+    np.testing.assert_array_equal(out, (ir.astype(int) + 1 + 1) // 2)  # floor((a + 1) / 2 + 0.5)
