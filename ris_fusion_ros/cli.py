@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_fusion.add_argument("--intensity-weight", type=float, default=1.0, help="intensity loss weight (default 1)")
     train_fusion.add_argument("--gradient-weight", type=float, default=1.0, help="gradient loss weight (default 1)")
     train_fusion.add_argument("--ssim-weight", type=float, default=0.1, help="SSIM loss weight (default 0.1)")
+    train_fusion.add_argument("--control-emphasis", type=float, default=0.0,
+                              help="extra intensity weight per unit of |control| (default 0)")
     train_fusion.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     control = eval_sub.add_parser("control", help="inclination and region control of a fusion network",
                                   parents=[common])

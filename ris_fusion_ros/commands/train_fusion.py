@@ -13,7 +13,8 @@ def run(args: argparse.Namespace) -> int:
     from ..core.fusion.ours.losses import FusionLossWeights
     from ..core.fusion.ours.train import TrainConfig, train
 
-    weights_cfg = FusionLossWeights(args.intensity_weight, args.gradient_weight, args.ssim_weight)
+    weights_cfg = FusionLossWeights(args.intensity_weight, args.gradient_weight, args.ssim_weight,
+                                    args.control_emphasis)
     config = TrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
                          threads=args.threads, width=args.width, loss=weights_cfg)
     out = Path(args.out)

@@ -60,13 +60,17 @@ class FusionLossWeights:
     intensity: float = 1.0
     gradient: float = 1.0
     ssim: float = 0.1
+    #: Extra intensity weight per unit of |control|: where an inclination is asked for, its
+    #: target must win over the gradient and structure terms, whatever their weights.
+    control_emphasis: float = 0.0
 
 
 def fusion_loss(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, control: torch.Tensor,
                 weights: FusionLossWeights | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its named parts (floats, for logging)."""
     weights = weights or FusionLossWeights()
-    l_int = (fused - intensity_target(ir, vis, control)).abs().mean()
+    emphasis = 1.0 + weights.control_emphasis * control.abs()
+    l_int = ((fused - intensity_target(ir, vis, control)).abs() * emphasis).mean()
     grad_target = torch.maximum(sobel_magnitude(ir), sobel_magnitude(vis))
     l_grad = (sobel_magnitude(fused) - grad_target).abs().mean()
     l_ssim = (1 - ssim(fused, vis)) + (1 - ssim(fused, ir))
