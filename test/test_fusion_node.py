@@ -352,11 +352,13 @@ def test_main_autostarts_and_exits_cleanly_on_sigint():
             if not line:
                 break
             lines.append(line)
-            if "configured: name=" in line:
+            if line.rstrip().endswith("active"):
                 break
         assert any("configured: name=max" in line for line in lines), "".join(lines)
+        assert lines and lines[-1].rstrip().endswith("active"), "".join(lines)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0
+        rest, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0, "".join(lines) + rest
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -19,6 +19,7 @@ Every pairing, normalisation, registration and fusion step is the core's
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sys
@@ -451,12 +452,18 @@ def main(argv: list[str] | None = None) -> int:
                 node.get_logger().error(f"autostart: {node.last_error}; staying unconfigured")
             elif node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
                 node.get_logger().error("autostart: activate failed")
+            else:
+                node.get_logger().info("active")
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():  # a real failure; one raised because Ctrl-C shut the context down mid-start is not
+            raise
     finally:
         executor.shutdown()
-        node.destroy_node()
+        with contextlib.suppress(Exception):  # the context may already be gone after Ctrl-C
+            node.destroy_node()
         rclpy.try_shutdown()
     return 0
 
