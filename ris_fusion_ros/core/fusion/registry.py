@@ -43,12 +43,27 @@ _ENTRIES: dict[str, _Entry] = {
 }
 
 
+_peers_registered = False
+
+
+def _register_peers_once() -> None:
+    """Add the peer networks (SeAFusion, TarDAL, ...) on first look-up; listing them is cheap
+    (no torch import, no weights read) and a peer whose weights are missing fails when used."""
+    global _peers_registered
+    if not _peers_registered:
+        _peers_registered = True
+        from .peers import register_peers
+
+        register_peers()
+
+
 def register_method(name: str, factory: Callable[[RuntimeOptions], FusionMethod], is_network: bool = True) -> None:
     """Make a method available under ``name``; ``factory`` receives the RuntimeOptions."""
     _ENTRIES[name] = _Entry(factory, is_network)
 
 
 def available_methods() -> list[str]:
+    _register_peers_once()
     return sorted(_ENTRIES)
 
 
@@ -57,6 +72,7 @@ def is_network(name: str) -> bool:
 
 
 def _lookup(name: str) -> _Entry:
+    _register_peers_once()
     try:
         return _ENTRIES[name]
     except KeyError:
