@@ -10,14 +10,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-_LUMA = np.array([0.299, 0.587, 0.114])
+#: BT.601 luma weights (R, G, B), shared by every gray conversion in the project.
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
     """Unrounded BT.601 luma of an HxWx3 RGB array, float64 on the input's scale."""
     if rgb.ndim != 3 or rgb.shape[2] < 3:
         raise ValueError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
-    return rgb[..., :3].astype(np.float64) @ _LUMA
+    return rgb[..., :3].astype(np.float64) @ LUMA_WEIGHTS
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -38,13 +38,14 @@ from typing import Any
 import numpy as np
 
 from ....backends import ModelArtifacts, create_backend
+from ...color import LUMA_WEIGHTS
 from ...errors import ConfigError
 from ...paths import model_cache_dir, shared_root
 from ..network import InputBuilder, NetworkFusion, OutputMapper
 from ..registry import RuntimeOptions, register_method
 
 OUTPUT_NAME = "fused"
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_LUMA = LUMA_WEIGHTS.astype(np.float32)
 
 
 class PeerWeightsMissing(ConfigError):
