@@ -99,7 +99,7 @@ def _torch_run(net, spec, inputs):
 def test_checkpoint_loads_strictly_with_the_documented_size(weights, nets, name):
     net = _net(nets, name)  # load_state_dict(strict=True) inside
     assert not net.training
-    assert sum(p.numel() for p in net.parameters()) == NOTES_PARAMS[name]
+    assert sum(p.numel() for p in net.parameters()) == NOTES_PARAMS[name] == zoo.PEERS[name].parameters
 
 
 def test_tardal_dt_runs_batchnorm_on_batch_statistics(weights, nets):
