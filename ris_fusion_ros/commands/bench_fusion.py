@@ -15,6 +15,7 @@ from ..core.data import open_dataset
 from ..core.errors import ConfigError, RisFusionError
 from ..core.evaluation.speed import speed_table, time_methods
 from ..core.fusion import RuntimeOptions, create_method
+from .arguments import add_runtime_args
 
 
 def _frame(args: argparse.Namespace, width: int, height: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -28,6 +29,15 @@ def _frame(args: argparse.Namespace, width: int, height: int) -> tuple[np.ndarra
         rng = np.random.default_rng(0)
         return (rng.integers(0, 256, (height, width), dtype=np.uint8),
                 rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "synthetic random frame")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--methods", default="risfusenet,max,average", help="comma-separated method names")
+    parser.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per method (default 20)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    add_runtime_args(parser)
+    parser.add_argument("--out", help="also write speed.csv and speed.md here")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from ..core.data import DATASETS, open_dataset
 from ..core.errors import RisFusionError
+from .arguments import add_data_args
 
 
 def list_datasets(args: argparse.Namespace) -> int:
@@ -21,6 +22,10 @@ def list_datasets(args: argparse.Namespace) -> int:
             where = f"unavailable: {exc}"
         print(f"{name:10s} {spec.description}\n{'':10s} {where}")
     return 0
+
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_args(parser, "msrs")
 
 
 def check_dataset(args: argparse.Namespace) -> int:

@@ -8,6 +8,15 @@ from pathlib import Path
 from ..core.data import open_dataset
 from ..core.evaluation.control_eval import evaluate_control
 from ..core.fusion import RuntimeOptions, create_method
+from .arguments import add_data_args, add_runtime_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_args(parser, "msrs")
+    parser.add_argument("--method", default="risfusenet", help="fusion method taking a control map")
+    parser.add_argument("--limit", type=int, help="only the first N pairs")
+    parser.add_argument("--out", help="also write control.md here")
+    add_runtime_args(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,10 +14,30 @@ from ..core.evaluation.fusion_eval import evaluate_methods, write_csvs
 from ..core.evaluation.metrics import SSIMConvention
 from ..core.evaluation.report import markdown_table, write_report
 from ..core.fusion import RuntimeOptions, create_method
+from .arguments import add_data_args, add_runtime_args
 
 CONFIG_KEYS = {"dataset", "data_root", "split", "methods", "save_fused", "ssim"}
 SSIM_KEYS = {"window", "win_size", "combine", "data_range"}
 DEFAULTS = {"dataset": "msrs", "methods": ["average", "max"], "save_fused": False}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_args(parser)
+    parser.add_argument("--methods", help="comma-separated method names (default average,max)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--config", help="YAML file with an eval_fusion section (see config/evaluation.yaml)")
+    parser.add_argument("--save-fused", action="store_true", help="also write fused images to OUT/fused/<method>/")
+    parser.add_argument("--limit", type=int, help="only the first N pairs (quick checks)")
+    parser.add_argument("--skip-bad-pairs", action="store_true",
+                        help="record unreadable pairs in the report and go on instead of stopping")
+    add_runtime_args(parser)
+    parser.add_argument("--ssim-window", choices=("uniform", "gaussian"), help="SSIM window (default uniform)")
+    parser.add_argument("--ssim-win-size", type=int, help="SSIM window size (default 7)")
+    parser.add_argument("--ssim-combine", choices=("sum", "mean"),
+                        help="sum or mean over the two sources (default sum)")
+    parser.add_argument("--ssim-data-range", type=float,
+                        help="SSIM data range (default 2.0 as in the CDDFuse evaluator as released; "
+                             "255 is the textbook value)")
 
 
 def _settings(args: argparse.Namespace) -> dict:

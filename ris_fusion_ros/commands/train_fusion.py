@@ -8,6 +8,22 @@ import sys
 from pathlib import Path
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="output folder (weights, ONNX, log)")
+    parser.add_argument("--steps", type=int, default=4000, help="optimisation steps (default 4000)")
+    parser.add_argument("--batch", type=int, default=16, help="crops per step (default 16)")
+    parser.add_argument("--crop", type=int, default=128, help="crop size in pixels (default 128)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    parser.add_argument("--width", type=int, default=24, help="network width (default 24)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--intensity-weight", type=float, default=1.0, help="intensity loss weight (default 1)")
+    parser.add_argument("--gradient-weight", type=float, default=1.0, help="gradient loss weight (default 1)")
+    parser.add_argument("--ssim-weight", type=float, default=0.1, help="SSIM loss weight (default 0.1)")
+    parser.add_argument("--control-emphasis", type=float, default=0.0,
+                        help="extra intensity weight per unit of |control| (default 0)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.fusion.ours.export import export_onnx
     from ..core.fusion.ours.losses import FusionLossWeights

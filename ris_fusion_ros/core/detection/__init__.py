@@ -1,0 +1,1 @@
+"""Object detection: model definitions, decoding, NMS and instance masks (ROS-free)."""

@@ -1,0 +1,38 @@
+"""What a detector returns: one plain record per object, shared by detection, referring and the nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(eq=False)
+class Detection:
+    """One detected object in the coordinates of the image the detector was given.
+
+    ``box`` is (x1, y1, x2, y2) in pixels; ``mask`` is a bool HxW array of the full input
+    image when the model segments instances (YOLOv5-seg, YOLOv8-seg), otherwise None.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    class_id: int
+    class_name: str
+    mask: np.ndarray | None = None
+
+    @property
+    def width(self) -> float:
+        return max(0.0, self.box[2] - self.box[0])
+
+    @property
+    def height(self) -> float:
+        return max(0.0, self.box[3] - self.box[1])
+
+    @property
+    def area(self) -> float:
+        return self.width * self.height
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.box[0] + self.box[2]) / 2.0, (self.box[1] + self.box[3]) / 2.0

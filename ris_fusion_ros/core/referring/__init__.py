@@ -1,0 +1,1 @@
+"""Referring segmentation: text -> the objects it names -> a mask (ROS-free)."""
