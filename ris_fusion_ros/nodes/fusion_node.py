@@ -28,7 +28,6 @@ import time
 from collections import Counter
 from typing import Any
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -36,12 +35,13 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 
-from ..core.errors import ConfigError, DataError, RisFusionError
-from ..core.fusion import RuntimeOptions, available_methods, create_method
-from ..core.io.image_codec import ImageFormatError, array_to_image_fields, message_to_array, to_rgb8
-from ..core.io.registration import Registration
-from ..core.io.sync import ApproximateTimeSync, SyncConfig, SyncedPair, header_stamp_ns
-from ..core.io.thermal import MODES, ThermalNormalization, ThermalNormalizer
+from ..core.errors import ConfigError, RisFusionError
+from ..core.fusion import available_methods
+from ..core.io.image_codec import array_to_image_fields
+from ..core.io.sync import ApproximateTimeSync, SyncedPair
+from ..core.io.thermal import MODES, ThermalNormalizer
+from ..core.pipeline.config import IDENTITY, sync_config, thermal_config
+from ..core.pipeline.stages import FusionStage, StageError, decode_image
 from .common import (
     LatencyTracker,
     ParamSpec,
@@ -62,9 +62,6 @@ RGB_INFO_TOPIC = "rgb/camera_info"
 FUSED_TOPIC = "fused/image"
 FUSED_INFO_TOPIC = "fused/camera_info"
 DIAGNOSTICS_TOPIC = "/diagnostics"
-THERMAL_ENCODINGS = ("mono8", "mono16", "16UC1", "32FC1")
-RGB_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
-IDENTITY = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
 LOG_THROTTLE_SECONDS = 2.0
 _APPLIED_AT_CONFIGURE = " (applied at the next configure)"
 
@@ -102,24 +99,6 @@ _THERMAL_PARAMS = ("thermal_normalization", "thermal_min", "thermal_max", "therm
 _SYNC_PARAMS = ("sync_queue_size", "sync_slop_seconds", "thermal_offset_seconds", "stall_timeout_seconds")
 
 
-def thermal_config(values: dict[str, Any]) -> ThermalNormalization:
-    """The core thermal settings from the parameter values (ConfigError when invalid)."""
-    return ThermalNormalization(
-        mode=values["thermal_normalization"], fixed_min=values["thermal_min"], fixed_max=values["thermal_max"],
-        low_percentile=values["thermal_low_percentile"], high_percentile=values["thermal_high_percentile"],
-        smoothing=values["thermal_smoothing"],
-    ).validate()
-
-
-def sync_config(values: dict[str, Any]) -> SyncConfig:
-    """The core sync settings from the parameter values (ConfigError when invalid)."""
-    return SyncConfig(
-        queue_size=values["sync_queue_size"], slop_seconds=values["sync_slop_seconds"],
-        offset_ns=round(values["thermal_offset_seconds"] * 1e9),
-        stall_timeout_seconds=values["stall_timeout_seconds"],
-    ).validate()
-
-
 class FusionNode(LifecycleNode):
     """Thermal + RGB -> fused RGB; see the module docstring for topics and lifecycle."""
 
@@ -149,17 +128,15 @@ class FusionNode(LifecycleNode):
         return None
 
     def _after_set(self, params: list[Parameter]) -> None:
-        if self._normalizer is not None and any(p.name in _THERMAL_PARAMS for p in params):
-            self._normalizer = ThermalNormalizer(thermal_config(parameter_values(self, PARAMS)))
+        stage = self._stage
+        if stage is not None and any(p.name in _THERMAL_PARAMS for p in params):
+            stage.normalizer = ThermalNormalizer(thermal_config(parameter_values(self, PARAMS)))
         if any(p.name in _SYNC_PARAMS for p in params) and self._sync is not None:
             self.get_logger().info("sync parameters changed; they apply at the next configure")
 
     # ----------------------------------------------------------------- state
     def _reset_state(self) -> None:
-        self._method: Any = None
-        self._registration: Registration | None = None
-        self._check_sizes = True  # identity homography without a calibration: sizes must match
-        self._normalizer: ThermalNormalizer | None = None
+        self._stage: FusionStage | None = None
         self._sync: ApproximateTimeSync | None = None
         self._fused_pub = self._info_pub = self._diag_pub = None
         self._diag_timer = None
@@ -181,40 +158,26 @@ class FusionNode(LifecycleNode):
         for pub in (self._fused_pub, self._info_pub, self._diag_pub):
             if pub is not None:
                 self.destroy_publisher(pub)
-        close = getattr(self._method, "close", None)
-        if callable(close):
-            close()
+        if self._stage is not None:
+            self._stage.close()
         self._reset_state()
 
     # ----------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         values = parameter_values(self, PARAMS)
         try:
-            thermal = thermal_config(values)
             sync = sync_config(values)
-            if values["calibration_file"]:
-                registration = Registration.from_yaml(values["calibration_file"])
-                self._check_sizes = False
-            else:
-                registration = Registration(values["homography"], source="parameter homography")
-                self._check_sizes = registration.is_identity
-            options = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
-            method = create_method(values["fusion_method"], options)
-            # networks load lazily: fuse a tiny pair now so a bad backend/device fails this transition
-            method.fuse(np.zeros((32, 32), np.uint8), np.zeros((32, 32, 3), np.uint8))
+            stage = FusionStage.from_values(values)  # loads the model: a bad backend/device fails here
         except Exception as exc:  # every reason must reach the caller, including runtime import errors
             kind = "configuration" if isinstance(exc, RisFusionError) else type(exc).__name__
             self.last_error = f"configure failed ({kind}): {exc}"
             self.get_logger().error(self.last_error)
             self._release()
             return TransitionCallbackReturn.FAILURE
-        self._method, self._registration = method, registration
-        self._normalizer = ThermalNormalizer(thermal)
+        self._stage = stage
         self._sync = ApproximateTimeSync(sync)
         self._stall_s = float(values["stall_timeout_seconds"])
-        info = method.info()
-        self._backend_info = ", ".join(f"{k}={info[k]}" for k in ("name", "backend", "device", "precision")
-                                       if k in info)
+        self._backend_info = stage.info()
         self._fused_pub = self.create_lifecycle_publisher(
             Image, FUSED_TOPIC, reliable_qos(), event_callbacks=self.qos_incidents.publisher_callbacks(FUSED_TOPIC),
             qos_overriding_options=overriding_options())
@@ -281,27 +244,20 @@ class FusionNode(LifecycleNode):
         if not quiet:  # throttled per reason (rclpy's throttle is per call site, so one reason would hide others)
             self.get_logger().warning(f"bad input ({reason}, {count} so far): {exc}")
 
-    def _decode(self, stream: str, msg: Image, encodings: tuple[str, ...]) -> tuple[int, np.ndarray] | None:
+    def _decode(self, stream: str, msg: Image) -> None:
         self._last_rx[stream] = time.monotonic()
-        if msg.encoding not in encodings:
-            self._bad_input(f"{stream}_encoding", f"{stream} encoding {msg.encoding!r} is not one of {encodings}")
-            return None
         try:
-            stamp = header_stamp_ns(msg)
-            return stamp, message_to_array(msg)
-        except DataError as exc:  # ImageFormatError included: data length, step, size
-            self._bad_input(f"{stream}_data", exc)
-            return None
+            decoded = decode_image(stream, msg)
+        except StageError as exc:
+            self._bad_input(exc.reason, exc)
+            return
+        self._push(stream, decoded.stamp_ns, (decoded, msg.header))
 
     def _on_thermal(self, msg: Image) -> None:
-        decoded = self._decode("thermal", msg, THERMAL_ENCODINGS)
-        if decoded is not None:
-            self._push("thermal", decoded[0], (decoded[1], msg.header, msg.encoding))
+        self._decode("thermal", msg)
 
     def _on_rgb(self, msg: Image) -> None:
-        decoded = self._decode("rgb", msg, RGB_ENCODINGS)
-        if decoded is not None:
-            self._push("rgb", decoded[0], (decoded[1], msg.header, msg.encoding))
+        self._decode("rgb", msg)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
@@ -349,24 +305,15 @@ class FusionNode(LifecycleNode):
                 self._bad_input("fusion_error", f"{type(exc).__name__}: {exc}")
 
     def _fuse_pair(self, pair: SyncedPair) -> None:
-        thermal, _thermal_header, _ = pair.thermal
-        rgb, rgb_header, rgb_encoding = pair.rgb
-        method, registration, normalizer = self._method, self._registration, self._normalizer
-        if method is None or registration is None or normalizer is None:
-            return
-        if self._check_sizes and thermal.shape[:2] != rgb.shape[:2]:
-            self._bad_input("size_mismatch", f"thermal is {thermal.shape[1]}x{thermal.shape[0]} but RGB is "
-                            f"{rgb.shape[1]}x{rgb.shape[0]} (WxH) and no calibration_file/homography is set")
+        thermal, _thermal_header = pair.thermal
+        rgb, rgb_header = pair.rgb
+        stage = self._stage
+        if stage is None:
             return
         try:
-            vis = to_rgb8(rgb, rgb_encoding)
-            ir = registration.warp(normalizer.normalize(thermal), vis.shape)
-            fused = method.fuse(ir, vis)
-        except ImageFormatError as exc:
-            self._bad_input("rgb_data", exc)
-            return
-        except DataError as exc:
-            self._bad_input("registration" if "calibrat" in str(exc) else "fusion_data", exc)
+            fused = stage.run(thermal.array, rgb.array, rgb.encoding).fused
+        except StageError as exc:
+            self._bad_input(exc.reason, exc)
             return
         out = Image(header=rgb_header, **array_to_image_fields(fused, "rgb8"))
         publisher, info_pub, camera_info = self._fused_pub, self._info_pub, self._camera_info
@@ -411,8 +358,8 @@ class FusionNode(LifecycleNode):
                        (f"{name}_unmatched", s.unmatched), (f"{name}_queue_overflow", s.queue_overflow),
                        (f"{name}_backwards", s.backwards), (f"{name}_duplicate", s.duplicate),
                        (f"{name}_stalled", s.stalled or name in stalled)]
-        normalizer = self._normalizer
-        values.append(("thermal_nonfinite_pixels", normalizer.total_nonfinite if normalizer else 0))
+        stage = self._stage
+        values.append(("thermal_nonfinite_pixels", stage.normalizer.total_nonfinite if stage else 0))
         values += [(f"bad_input.{reason}", count) for reason, count in sorted(bad.items())]
         values += [("bad_input_total", sum(bad.values())), ("incompatible_qos", self.qos_incidents.total),
                    ("backend", self._backend_info), ("active", bool(self._subs))]

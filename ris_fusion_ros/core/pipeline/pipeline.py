@@ -1,0 +1,134 @@
+"""Pairing -> fusion -> detection -> referring on messages in recording order (the offline replay's engine).
+
+The live nodes use the same pieces (:func:`decode_image`, :class:`ApproximateTimeSync`, the stages
+and :class:`ActiveText`) one node each; this class strings them together in one thread for bags,
+so a bag replayed offline gives, frame for frame, what the nodes publish live.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..detection.types import Detection
+from ..errors import ConfigError
+from ..fusion import RuntimeOptions
+from ..io.sync import ApproximateTimeSync, SyncedPair, SyncStats
+from ..referring.types import ReferredSelection
+from .config import merged, sync_config
+from .stages import DecodedImage, DetectionStage, FusionStage, ReferringStage, StageError, decode_image
+from .text import ActiveText, TextUpdate
+
+
+@dataclass
+class FrameResult:
+    """Everything produced for one pair; stamps are the source stamps (RGB = the output's stamp)."""
+
+    stamp_ns: int
+    thermal_stamp_ns: int
+    frame_id: str
+    ir: np.ndarray
+    fused: np.ndarray
+    detections: list[Detection] | None = None  # None: no detection stage
+    selection: ReferredSelection | None = None  # None: no referring stage
+    text: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Decode, pair, fuse, detect and refer; counts every frame that could not be used and why."""
+
+    def __init__(self, fusion: FusionStage, sync: ApproximateTimeSync, detection: DetectionStage | None = None,
+                 referring: ReferringStage | None = None, text: ActiveText | None = None) -> None:
+        if referring is not None and detection is None:
+            raise ConfigError("referring needs detections: give the pipeline a detection stage too")
+        self.fusion, self.sync, self.detection, self.referring = fusion, sync, detection, referring
+        self.text = text or ActiveText()
+        self.bad: Counter[str] = Counter()
+        self.bad_examples: dict[str, str] = {}
+        self.frames = 0
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any] | None = None, *, detect: bool = True,
+                    refer: bool = True) -> Pipeline:
+        """Build every stage from parameter values (node parameter names; defaults in :mod:`.config`)."""
+        values = merged(values)
+        fusion = FusionStage.from_values(values)
+        detection = referring = None
+        if detect or refer:
+            runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
+            detection = DetectionStage.create(values["detector"], runtime, values["min_score"])
+        if refer:
+            referring = ReferringStage.create()
+        text = ActiveText(values["default_text"], values["max_text_length"])
+        return cls(fusion, ApproximateTimeSync(sync_config(values)), detection, referring, text)
+
+    # ----------------------------------------------------------------- input
+    def set_text(self, text: str) -> TextUpdate:
+        return self.text.set(text)
+
+    def _count(self, error: StageError) -> None:
+        self.bad[error.reason] += 1
+        self.bad_examples.setdefault(error.reason, str(error))
+
+    def push_message(self, stream: str, msg: Any) -> list[FrameResult]:
+        """One ``sensor_msgs/Image`` of ``stream`` ("thermal"/"rgb"): the frames it completed."""
+        try:
+            decoded = decode_image(stream, msg)
+        except StageError as exc:
+            self._count(exc)
+            return []
+        return self.push_decoded(stream, decoded)
+
+    def push_decoded(self, stream: str, decoded: DecodedImage) -> list[FrameResult]:
+        return self._process_all(self.sync.push(stream, decoded.stamp_ns, decoded))
+
+    def flush(self) -> list[FrameResult]:
+        """End of input: decide the pairs still waiting."""
+        return self._process_all(self.sync.flush())
+
+    @property
+    def sync_stats(self) -> SyncStats:
+        return self.sync.stats
+
+    # ----------------------------------------------------------------- processing
+    def _process_all(self, pairs: list[SyncedPair]) -> list[FrameResult]:
+        results = []
+        for pair in pairs:
+            try:
+                results.append(self.process(pair))
+            except StageError as exc:
+                self._count(exc)
+        return results
+
+    def process(self, pair: SyncedPair) -> FrameResult:
+        thermal: DecodedImage = pair.thermal
+        rgb: DecodedImage = pair.rgb
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        frame = self.fusion.run(thermal.array, rgb.array, rgb.encoding)
+        timings["fusion"] = (time.perf_counter() - start) * 1e3
+        result = FrameResult(pair.rgb_stamp_ns, pair.thermal_stamp_ns, rgb.frame_id, frame.ir, frame.fused,
+                             text=self.text.text, timings_ms=timings)
+        if self.detection is not None:
+            start = time.perf_counter()
+            result.detections = self.detection.detect(frame.fused, key=(pair.rgb_stamp_ns, rgb.frame_id))
+            timings["detection"] = (time.perf_counter() - start) * 1e3
+        if self.referring is not None and result.detections is not None:
+            start = time.perf_counter()
+            height, width = frame.fused.shape[:2]
+            result.selection = self.referring.refer(result.text, result.detections, (width, height))
+            timings["referring"] = (time.perf_counter() - start) * 1e3
+        timings["total"] = sum(timings.values())
+        self.frames += 1
+        return result
+
+    def close(self) -> None:
+        self.fusion.close()
+        if self.detection is not None:
+            self.detection.close()

@@ -1,0 +1,211 @@
+"""The three processing stages, each a small object the nodes and the offline replay share.
+
+* :class:`FusionStage` - decoded thermal + RGB arrays -> normalised, registered IR and the fused RGB frame;
+* :class:`DetectionStage` - fused RGB -> detections (the detection core's model, a score floor, and a
+  one-frame cache so two nodes in one process never run the model twice on the same frame);
+* :class:`ReferringStage` - text + detections -> :class:`ReferredSelection` (the referring core).
+
+Problems with one frame raise :class:`StageError`, whose ``reason`` is the counter name the nodes
+put in ``/diagnostics`` and the replay puts in its report.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..detection.types import Detection
+from ..errors import ConfigError, DataError
+from ..fusion import RuntimeOptions, create_method
+from ..io.image_codec import ImageFormatError, message_to_array, to_rgb8
+from ..io.registration import Registration
+from ..io.sync import header_stamp_ns
+from ..io.thermal import ThermalNormalizer
+from ..referring.types import ReferredSelection
+from .config import registration_config, thermal_config
+
+THERMAL_ENCODINGS = ("mono8", "mono16", "16UC1", "32FC1")
+RGB_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
+
+
+class StageError(DataError):
+    """One frame could not be processed; ``reason`` names the counter (``size_mismatch``, ``rgb_encoding``...)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An image message as numpy with what the stages need from its header."""
+
+    stamp_ns: int
+    array: np.ndarray
+    encoding: str
+    frame_id: str
+
+
+def decode_image(stream: str, msg: Any) -> DecodedImage:
+    """A ``sensor_msgs/Image`` (rclpy or rosbags object) of ``stream`` ("thermal"/"rgb") -> DecodedImage."""
+    encodings = THERMAL_ENCODINGS if stream == "thermal" else RGB_ENCODINGS
+    if msg.encoding not in encodings:
+        raise StageError(f"{stream}_encoding", f"{stream} encoding {msg.encoding!r} is not one of {encodings}")
+    try:
+        return DecodedImage(header_stamp_ns(msg), message_to_array(msg), msg.encoding, msg.header.frame_id)
+    except DataError as exc:  # ImageFormatError included: data length, step, size
+        raise StageError(f"{stream}_data", str(exc)) from exc
+
+
+# ----------------------------------------------------------------------------- fusion
+
+
+@dataclass(frozen=True)
+class FusedFrame:
+    """``ir``: normalised thermal registered to the RGB frame (uint8 HxW); ``vis``: RGB uint8; ``fused``: RGB."""
+
+    ir: np.ndarray
+    vis: np.ndarray
+    fused: np.ndarray
+
+
+class FusionStage:
+    """Normalise, register and fuse one pair; the normaliser keeps its temporal smoothing between frames."""
+
+    def __init__(self, method: Any, registration: Registration, normalizer: ThermalNormalizer,
+                 check_sizes: bool) -> None:
+        self.method = method
+        self.registration = registration
+        self.normalizer = normalizer
+        self.check_sizes = check_sizes
+        self._lock = threading.Lock()  # the normaliser's smoothing state is sequential
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], warm_up: bool = True) -> FusionStage:
+        """Build from parameter values (see :mod:`.config`); loads the model. ConfigError/other on failure."""
+        thermal = thermal_config(values)
+        registration, check_sizes = registration_config(values)
+        options = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
+        method = create_method(values["fusion_method"], options)
+        if warm_up:  # networks load lazily: fuse a tiny pair now so a bad backend/device fails here
+            method.fuse(np.zeros((32, 32), np.uint8), np.zeros((32, 32, 3), np.uint8))
+        return cls(method, registration, ThermalNormalizer(thermal), check_sizes)
+
+    def info(self) -> str:
+        info = self.method.info()
+        return ", ".join(f"{k}={info[k]}" for k in ("name", "backend", "device", "precision") if k in info)
+
+    def run(self, thermal: np.ndarray, rgb: np.ndarray, rgb_encoding: str) -> FusedFrame:
+        if self.check_sizes and thermal.shape[:2] != rgb.shape[:2]:
+            raise StageError("size_mismatch", f"thermal is {thermal.shape[1]}x{thermal.shape[0]} but RGB is "
+                             f"{rgb.shape[1]}x{rgb.shape[0]} (WxH) and no calibration_file/homography is set")
+        try:
+            vis = to_rgb8(rgb, rgb_encoding)
+            with self._lock:
+                ir_norm = self.normalizer.normalize(thermal)
+            ir = self.registration.warp(ir_norm, vis.shape)
+            fused = self.method.fuse(ir, vis)
+        except ImageFormatError as exc:
+            raise StageError("rgb_data", str(exc)) from exc
+        except DataError as exc:
+            raise StageError("registration" if "calibrat" in str(exc) else "fusion_data", str(exc)) from exc
+        return FusedFrame(ir, vis, fused)
+
+    def close(self) -> None:
+        close = getattr(self.method, "close", None)
+        if callable(close):
+            close()
+
+
+# ----------------------------------------------------------------------------- detection
+
+
+class DetectionStage:
+    """The detection core's model plus a score floor and a one-frame cache (thread-safe)."""
+
+    def __init__(self, detector: Any, min_score: float = 0.25) -> None:
+        if not 0.0 <= float(min_score) <= 1.0:
+            raise ConfigError(f"min_score must be within 0-1, got {min_score}")
+        self.detector = detector
+        self.min_score = float(min_score)
+        self._lock = threading.Lock()
+        self._cache_key: Hashable | None = None
+        self._cache: list[Detection] = []
+        self.runs = 0
+        self.cache_hits = 0
+
+    @classmethod
+    def create(cls, name: str, runtime: RuntimeOptions, min_score: float = 0.25) -> DetectionStage:
+        """Load ``name`` ("yolox-nano", "yolov5n", "yolov5n-seg" or a .onnx path) with the detection core."""
+        try:
+            from ..detection import create_detector
+        except ImportError as exc:
+            raise ConfigError(f"the detection core is not available in this installation ({exc})") from exc
+        return cls(create_detector(name, runtime=runtime), min_score)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(getattr(self.detector, "class_names", []))
+
+    def info(self) -> str:
+        info = self.detector.info() if hasattr(self.detector, "info") else {}
+        return ", ".join(f"{k}={v}" for k, v in info.items() if k in ("name", "backend", "device", "precision"))
+
+    def detect(self, image: np.ndarray, key: Hashable | None = None) -> list[Detection]:
+        """Detections with score >= min_score; ``key`` (e.g. (stamp_ns, frame_id)) reuses the last result."""
+        with self._lock:
+            if key is not None and key == self._cache_key:
+                self.cache_hits += 1
+                return list(self._cache)
+            detections = [d for d in self.detector.detect(image) if d.score >= self.min_score]
+            self.runs += 1
+            self._cache_key, self._cache = key, detections
+            return list(detections)
+
+    def close(self) -> None:
+        close = getattr(self.detector, "close", None)
+        if callable(close):
+            close()
+
+
+# ----------------------------------------------------------------------------- referring
+
+
+def empty_selection(text: str, detections: list[Detection], size: tuple[int, int]) -> ReferredSelection:
+    """No active text: an all-zero mask, nothing selected, and *not* a no-match."""
+    width, height = size
+    return ReferredSelection(text=text, mask=np.zeros((height, width), np.uint8), detections=detections,
+                             explanation="no active text")
+
+
+class ReferringStage:
+    """The referring core: which detections a text names, and their mask."""
+
+    def __init__(self, referrer: Any) -> None:
+        self.referrer = referrer
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls) -> ReferringStage:
+        try:
+            from ..referring import Referrer
+        except ImportError as exc:
+            raise ConfigError(f"the referring core is not available in this installation ({exc})") from exc
+        return cls(Referrer())
+
+    def refer(self, text: str, detections: list[Detection], size: tuple[int, int],
+              thermal: np.ndarray | None = None) -> ReferredSelection:
+        """``size`` is (width, height) of the fused frame; an empty text gives :func:`empty_selection`."""
+        if not text:
+            return empty_selection(text, detections, size)
+        with self._lock:
+            selection = self.referrer.refer(text, detections, size, thermal=thermal)
+        mask = np.asarray(selection.mask)
+        if mask.shape != (size[1], size[0]) or mask.dtype != np.uint8:
+            raise StageError("referring_output", f"referrer returned a {mask.dtype} mask of shape {mask.shape}; "
+                             f"expected uint8 {size[1]}x{size[0]}")
+        return selection
