@@ -1,0 +1,81 @@
+"""Export the YOLOv5n(-seg) definitions to ONNX: dynamic batch, height and width.
+
+Files derived from the AGPL-3.0 weights never go into the repo: by default they land in
+``model_cache_dir()/detectors/<model>-<weights sha256[:16]>-<code hash>.onnx`` (regenerated on
+first use), or wherever ``ris-fusion export detector --out`` puts them. The class names, the
+output layout and the stride are stored in the ONNX metadata, as Ultralytics does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+from ..paths import model_cache_dir
+from . import yolov5
+
+INPUT_NAME = "images"
+_SOURCES = (Path(yolov5.__file__), Path(__file__))
+
+
+def _code_hash() -> str:
+    digest = hashlib.sha256()
+    for path in _SOURCES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def output_names(segmentation: bool) -> list[str]:
+    return ["output0", "output1"] if segmentation else ["output0"]
+
+
+def cached_onnx_path(weights: Path) -> Path:
+    """Cache location keyed by the weight file's hash and this package's model code."""
+    name = f"{Path(weights).stem}-{yolov5.file_sha256(weights)[:16]}-{_code_hash()}.onnx"
+    return model_cache_dir() / "detectors" / name
+
+
+def export_yolov5(weights: Path, out: Path | None = None, *, force: bool = False, opset: int = 17) -> Path:
+    """Write the ONNX file (to ``out`` or the cache) unless it is already there; return its path.
+
+    Written to a temporary name and renamed, so a concurrent reader never sees half a file.
+    """
+    import onnx
+    import torch
+
+    weights = Path(weights)
+    target = Path(out) if out is not None else cached_onnx_path(weights)
+    if target.is_file() and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = yolov5.load_checkpoint(weights)
+    model = yolov5.build_yolov5(weights)
+    segmentation = bool(ckpt.get("nm"))
+    outputs = output_names(segmentation)
+    axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "rows"}}
+    if segmentation:
+        axes["output1"] = {0: "batch", 2: "proto_height", 3: "proto_width"}
+    dummy = torch.zeros(1, 3, 320, 416)
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer and legacy-exporter notes; parity is tested
+            torch.onnx.export(model, (dummy,), str(tmp), input_names=[INPUT_NAME], output_names=outputs,
+                              dynamic_axes=axes, opset_version=opset, dynamo=False)
+        proto = onnx.load(str(tmp))
+        names = {i: str(n) for i, n in enumerate(ckpt["names"])}
+        meta = {"names": repr(names), "layout": "yolov5", "stride": "32", "imgsz": "[640, 640]",
+                "task": "segment" if segmentation else "detect",
+                "weights_sha256": yolov5.file_sha256(weights),
+                "license": "weights: AGPL-3.0 (Ultralytics YOLOv5); do not redistribute this file"}
+        del proto.metadata_props[:]
+        for key, value in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(proto, str(tmp))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
