@@ -84,3 +84,53 @@ def test_python_dash_m_entry_point():
 
 def test_metric_names_match_the_summary_columns():
     assert list(METRIC_NAMES) == SUMMARY_HEADER[1:-1]
+
+
+def test_scoring_earlier_fused_images_gives_the_same_summary(shared_root, tmp_path):
+    first = tmp_path / "first"
+    assert main(["--no-progress", "eval", "fusion", "--limit", "2", "--methods", "max,average", "--save-fused",
+                 "--out", str(first)]) == 0
+    # max is taken from the earlier run, average is missing there and fused again
+    (first / "fused" / "average").rename(tmp_path / "moved")
+    second = tmp_path / "second"
+    assert main(["--no-progress", "eval", "fusion", "--limit", "2", "--methods", "max,average",
+                 "--fused-from", str(first), "--out", str(second)]) == 0
+    def metrics(path):
+        with path.open() as handle:
+            return [r[:-1] for r in csv.reader(handle)]   # all but ms_per_frame
+    assert metrics(first / "summary.csv") == metrics(second / "summary.csv")
+    report = (second / "report.md").read_text()
+    assert "2 images read from the earlier run, 0 fused here" in report
+    assert "0 images read from the earlier run, 2 fused here" in report
+    with (second / "summary.csv").open() as handle:
+        rows = {r["method"]: r for r in csv.DictReader(handle)}
+    assert rows["max"]["ms_per_frame"] == "nan" and float(rows["average"]["ms_per_frame"]) > 0
+
+
+def test_several_datasets_one_postprocessing_and_speed_in_one_run(shared_root, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["--no-progress", "eval", "fusion", "--dataset", "msrs,tno", "--split", "msrs=dev", "--limit", "2",
+                 "--methods", "max,average", "--postprocessing", "rgb-minmax", "--speed-runs", "2",
+                 "--out", str(out)]) == 0
+    for name in ("msrs", "tno"):
+        assert (out / name / "summary.csv").is_file() and (out / name / "summary.png").is_file()
+        assert "same `rgb-minmax` post-processing" in (out / name / "report.md").read_text()
+    with (out / "speed.csv").open() as handle:
+        speed = list(csv.DictReader(handle))
+    assert [r["method"] for r in speed] == ["max", "average"]
+    assert all(int(r["width"]) == 640 and int(r["height"]) == 480 and float(r["median_ms"]) > 0 for r in speed)
+    benchmark = (out / "benchmark.md").read_text()
+    assert "## MSRS" in benchmark.upper() and "## Speed" in benchmark and "`rgb-minmax`" in benchmark
+    # a split without its data set name is ambiguous with several data sets
+    assert main(["eval", "fusion", "--dataset", "msrs,tno", "--split", "dev", "--out", str(tmp_path / "x")]) == 2
+    assert "dataset=split" in capsys.readouterr().err
+
+
+def test_minmax_stretch_is_the_identity_on_full_range_images_and_stretches_others():
+    from ris_fusion_ros.core.fusion.postprocess import postprocess
+
+    full = np.array([[[0, 10, 255]]], dtype=np.uint8)
+    assert postprocess(full, "rgb-minmax") is full
+    narrow = np.array([[[50, 100, 150]]], dtype=np.uint8)
+    assert postprocess(narrow, "rgb-minmax").tolist() == [[[0, 128, 255]]]
+    assert postprocess(narrow, "none") is narrow

@@ -8,27 +8,9 @@ import os
 import platform
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from ..core.data import open_dataset
-from ..core.errors import ConfigError, RisFusionError
-from ..core.evaluation.speed import speed_table, time_methods
+from ..core.evaluation.speed import benchmark_frame, parse_size, speed_table, time_methods
 from ..core.fusion import RuntimeOptions, create_method
 from .arguments import add_runtime_args
-
-
-def _frame(args: argparse.Namespace, width: int, height: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """The first MSRS pair resized to the size asked for, or a synthetic pair when MSRS is absent."""
-    try:
-        pair = open_dataset("msrs", shared=args.shared_root)[0]
-        ir = cv2.resize(pair.ir, (width, height), interpolation=cv2.INTER_LINEAR)
-        vis = cv2.resize(pair.vis, (width, height), interpolation=cv2.INTER_LINEAR)
-        return ir, vis, f"MSRS {pair.pair_id} resized to {width}x{height}"
-    except RisFusionError:
-        rng = np.random.default_rng(0)
-        return (rng.integers(0, 256, (height, width), dtype=np.uint8),
-                rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "synthetic random frame")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,13 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--size must look like 640x480, got '{args.size}'") from None
+    width, height = parse_size(args.size)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
     methods = [create_method(name.strip(), runtime) for name in args.methods.split(",") if name.strip()]
-    ir, vis, source = _frame(args, width, height)
+    ir, vis, source = benchmark_frame(width, height, args.shared_root)
     results = time_methods(methods, ir, vis, warmup=args.warmup, runs=args.runs)
     table = speed_table(results)
     header = (f"Fusion latency, {source}; {args.runs} timed runs after {args.warmup} warm-up runs per method; "

@@ -70,6 +70,13 @@ def plot_summary(rows: Sequence[dict[str, float | str]], path: Path, title: str)
     return path
 
 
+def _postprocessing_line(name: str) -> str:
+    if name == "none":
+        return "outputs are scored as the methods return them (no stretch added by the evaluation)."
+    return (f"every method's output then gets the same `{name}` post-processing (global min-max stretch of the "
+            "colour image, SeAFusion's saving step; the identity when the image already spans 0-255).")
+
+
 def write_report(evaluation: FusionEvaluation, out_dir: Path, command: str = "") -> Path:
     """Write ``report.md`` and ``summary.png`` next to the CSVs; return the report path."""
     rows = evaluation.summary_rows
@@ -94,15 +101,18 @@ def write_report(evaluation: FusionEvaluation, out_dir: Path, command: str = "")
         "",
         "## Conventions",
         "",
-        "- Every method fuses luminance and keeps the visible chroma (BT.601 YCbCr); no output is stretched.",
+        "- Every method fuses luminance and keeps the visible chroma (BT.601 YCbCr); "
+        + _postprocessing_line(evaluation.postprocessing),
         "- Metrics on the gray (0.299R+0.587G+0.114B, rounded) fused image against the infrared and visible gray",
         "  images, float64, 0-255, source resolution; mean over images (images giving NaN left out, counted below).",
         "- EN in bits; MI = MI(IR,F) + MI(VIS,F), in nats and bits; VIF = pixel-domain multi-scale VIF summed over",
         "  both sources; Qabf with the Xydeas-Petrovic constants (its maximum is about 0.975); Nabf is Shreyamsha",
         "  Kumar's artefact measure (lower is better).",
         f"- SSIM: {evaluation.ssim.describe()}.",
-        "- ms_per_frame: median wall time of one `fuse` call (colour conversion included) on this machine; the",
-        "  first pair is fused once untimed per method.",
+        "- ms_per_frame: median wall time of one `fuse` call (colour conversion included) on this machine during",
+        "  the run; each method fuses once untimed first; nan for images read from an earlier run.",
+        *([f"- Fused images read from `{evaluation.fused_from}` where present (see Methods)."]
+          if evaluation.fused_from else []),
         "",
         "## Methods",
         "",
@@ -110,6 +120,10 @@ def write_report(evaluation: FusionEvaluation, out_dir: Path, command: str = "")
     for result in evaluation.results:
         details = ", ".join(f"{k}: {v}" for k, v in result.info.items() if k != "name")
         lines.append(f"- **{result.method}**: {details}")
+        if evaluation.fused_from:
+            lines.append(f"  - {result.cached} images read from the earlier run, {len(result.fuse_ms)} fused here")
+        if evaluation.postprocessing != "none":
+            lines.append(f"  - post-processing changed {result.postprocessed} of {len(result.rows)} images")
         nans = {k: v for k, v in result.nan_counts().items() if v}
         if nans:
             lines.append(f"  - images with NaN scores: {nans}")

@@ -13,8 +13,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 
+from ..data import open_dataset
+from ..errors import ConfigError, RisFusionError
 from ..fusion import FusionMethod
 
 
@@ -68,3 +71,29 @@ def speed_table(results: Sequence[SpeedResult]) -> str:
         lines.append(f"| {r.method} | {r.backend} | {r.threads} | {r.parameters} | {r.width}x{r.height} | "
                      f"{r.median_ms:.1f} | {r.min_ms:.1f}-{r.max_ms:.1f} | {r.fps:.1f} |")
     return "\n".join(lines)
+
+
+def benchmark_frame(width: int = 640, height: int = 480,
+                    shared: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """The first MSRS pair resized to ``width`` x ``height`` (a real scene, so data-dependent
+    costs are realistic), or a seeded random pair when MSRS is absent; plus a description."""
+    try:
+        pair = open_dataset("msrs", shared=shared)[0]
+        ir = cv2.resize(pair.ir, (width, height), interpolation=cv2.INTER_LINEAR)
+        vis = cv2.resize(pair.vis, (width, height), interpolation=cv2.INTER_LINEAR)
+        return ir, vis, f"MSRS {pair.pair_id} resized to {width}x{height}"
+    except RisFusionError:
+        rng = np.random.default_rng(0)
+        return (rng.integers(0, 256, (height, width), dtype=np.uint8),
+                rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "synthetic random frame")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x480' -> (640, 480), with a clear error otherwise."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"a frame size must look like 640x480, got '{text}'") from None
+    if width < 8 or height < 8:
+        raise ConfigError(f"frame size {text} is too small")
+    return width, height

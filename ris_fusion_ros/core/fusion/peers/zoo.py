@@ -53,6 +53,7 @@ from ...color import LUMA_WEIGHTS
 from ...errors import ConfigError
 from ...paths import model_cache_dir, shared_root
 from ..network import InputBuilder, NetworkFusion, OutputMapper
+from ..postprocess import minmax_stretch_rgb
 from ..registry import RuntimeOptions, register_method
 
 OUTPUT_NAME = "fused"
@@ -305,15 +306,6 @@ def artifacts(name: str, *, onnx: bool = True, out_dir: Path | None = None) -> M
                for n, c in zip(spec.input_names, spec.input_channels, strict=True)}
     return ModelArtifacts(spec.name, list(spec.input_names), [OUTPUT_NAME], onnx_path=path,
                           torch_factory=functools.partial(build_torch, spec.name), dynamic_shape_profile=profile)
-
-
-def minmax_stretch_rgb(rgb: np.ndarray) -> np.ndarray:
-    """Global min-max stretch of a uint8 image over all pixels and channels (SeAFusion's saving step)."""
-    lo, hi = int(rgb.min()), int(rgb.max())
-    if (lo == 0 and hi == 255) or hi <= lo:
-        return rgb
-    scaled = (rgb.astype(np.float32) - lo) * np.float32(255.0 / (hi - lo))
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 class StretchedNetworkFusion(NetworkFusion):
