@@ -7,4 +7,8 @@ cd "$(dirname "$0")/.."
 . "${RIS_FUSION_VENV:-.venv}/bin/activate"
 export AMENT_PREFIX_PATH="$VIRTUAL_ENV"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-colcon --log-base build/colcon_log build --paths ris_fusion_msgs . --event-handlers console_cohesion+ "$@"
+# vision_msgs/ is a project-local 2D subset with upstream's type hashes (not installable here); skip it with
+# RIS_FUSION_VISION_MSGS=upstream on a full ROS 2 install that has the real package.
+_vision=vision_msgs
+[ "${RIS_FUSION_VISION_MSGS:-vendored}" = upstream ] && _vision=
+colcon --log-base build/colcon_log build --paths ris_fusion_msgs $_vision . --event-handlers console_cohesion+ "$@"

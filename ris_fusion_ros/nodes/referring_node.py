@@ -1,0 +1,189 @@
+"""``referring_segmentation_node``: the object an operator's text names, as a mask on the fused frame.
+
+Topics and services (relative names; in the root namespace ``referring_text`` is ``/referring_text``):
+
+* in  ``fused/image`` (sensor-data QoS + ``qos_overrides``), ``fused/camera_info`` (optional);
+  ``referring_text`` (``std_msgs/String``, reliable, volatile, depth 10: matches a plain
+  ``ros2 topic pub``); an empty string clears the target;
+* services ``~/set_prompt`` (``ris_fusion_msgs/SetReferringText``: acknowledges with success, a
+  message and the active text; empty clears) and ``~/clear_prompt`` (``std_srvs/Trigger``);
+* out ``~/active_text`` (``std_msgs/String``, reliable + **transient local**, depth 1: late joiners get
+  the current target), ``referring/mask`` (mono8, 255 = referred), ``referring/result``
+  (``ris_fusion_msgs/ReferringResult``), ``referring/overlay`` (rgb8), ``referring/markers``
+  (``MarkerArray``), ``/diagnostics``. Outputs carry the fused image's header.
+
+The text interface works in every lifecycle state (an operator may set the target before the
+cameras run); frames are processed only while active. Detections come from the same detection
+stage as ``detection_node`` (in the all-in-one executable both nodes share one model and one result
+per frame); the referring core is :class:`ris_fusion_ros.core.referring.Referrer`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from visualization_msgs.msg import MarkerArray
+
+from ris_fusion_msgs.msg import ReferredInstance, ReferringResult
+from ris_fusion_msgs.srv import SetReferringText
+
+from ..core.io.image_codec import array_to_image_fields
+from ..core.pipeline.overlay import draw_referring
+from ..core.pipeline.stages import ReferringStage
+from ..core.pipeline.text import DEFAULT_MAX_TEXT_LENGTH, ActiveText, TextUpdate
+from ..core.referring.types import ReferredSelection
+from .common import ParamSpec
+from .frame_node import COMMON_PARAMS, DETECTOR_PARAMS, FrameStageNode
+from .markers import detection_markers
+from .runner import run_single_node
+
+NODE_NAME = "referring_segmentation_node"
+TEXT_TOPIC = "referring_text"
+ACTIVE_TEXT_TOPIC = "~/active_text"
+MASK_TOPIC = "referring/mask"
+RESULT_TOPIC = "referring/result"
+OVERLAY_TOPIC = "referring/overlay"
+MARKERS_TOPIC = "referring/markers"
+
+TEXT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
+LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+REFERRING_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("default_text", "", "referring text active at start-up (empty: no target)", read_only=True),
+    ParamSpec("max_text_length", DEFAULT_MAX_TEXT_LENGTH, "longer texts are rejected (characters)", 1, 65536,
+              read_only=True),
+    ParamSpec("overlay_alpha", 0.45, "opacity of the mask in referring/overlay", 0.0, 1.0),
+)
+
+
+def result_message(selection: ReferredSelection, header: Any) -> ReferringResult:
+    """The package's message for one selection (instances best first, as the referrer ordered them)."""
+    mask = Image(header=header, **array_to_image_fields(selection.mask, "mono8"))
+    result = ReferringResult(header=header, text=selection.text, mask=mask, no_match=bool(selection.no_match),
+                             score=float(selection.score) if not selection.no_match else 0.0)
+    scores = list(selection.referring_scores)
+    for rank, index in enumerate(selection.selected):
+        det = selection.detections[index]
+        if len(scores) == len(selection.detections):
+            referring_score = scores[index]
+        elif len(scores) == len(selection.selected):
+            referring_score = scores[rank]
+        else:
+            referring_score = selection.score
+        x1, y1, x2, y2 = det.box
+        result.instances.append(ReferredInstance(
+            x_min=float(x1), y_min=float(y1), x_max=float(x2), y_max=float(y2), score=float(det.score),
+            class_id=int(det.class_id), class_name=det.class_name, referring_score=float(referring_score)))
+    return result
+
+
+class ReferringNode(FrameStageNode):
+    """Fused image + operator text -> referred mask/result; see the module docstring."""
+
+    PARAMS = DETECTOR_PARAMS + REFERRING_PARAMS + COMMON_PARAMS
+    STAGE_NAME = "referring"
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.referring: ReferringStage | None = None
+        self.text = ActiveText(max_length=self.param("max_text_length"))
+        self._active_pub = self.create_publisher(String, ACTIVE_TEXT_TOPIC, LATCHED_QOS)
+        self._text_sub = self.create_subscription(
+            String, TEXT_TOPIC, self._on_text, TEXT_QOS,
+            event_callbacks=self.qos_incidents.subscription_callbacks(TEXT_TOPIC))
+        self._set_srv = self.create_service(SetReferringText, "~/set_prompt", self._on_set_prompt)
+        self._clear_srv = self.create_service(Trigger, "~/clear_prompt", self._on_clear_prompt)
+        self._mask_pub = self._result_pub = self._overlay_pub = self._marker_pub = None
+        self.no_match_frames = 0
+        self.matched_frames = 0
+        default = self.param("default_text")
+        if default:
+            self.apply_text(default, "default_text")
+        else:
+            self._active_pub.publish(String(data=""))  # late joiners learn that no target is set
+
+    # ----------------------------------------------------------------- text interface
+    def apply_text(self, text: str, source: str) -> TextUpdate:
+        update = self.text.set(text)
+        if update.accepted:
+            self.get_logger().info(f"{source}: {update.message}")
+            self._active_pub.publish(String(data=update.active))
+        else:
+            self.bad_input("text_rejected", f"{source}: {update.message}")
+        return update
+
+    def _on_text(self, msg: String) -> None:
+        self.apply_text(msg.data, TEXT_TOPIC)
+
+    def _on_set_prompt(self, request: SetReferringText.Request,
+                       response: SetReferringText.Response) -> SetReferringText.Response:
+        update = self.apply_text(request.text, "set_prompt")
+        response.success, response.message, response.active_text = update.accepted, update.message, update.active
+        return response
+
+    def _on_clear_prompt(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        update = self.apply_text("", "clear_prompt")
+        response.success, response.message = update.accepted, update.message
+        return response
+
+    # ----------------------------------------------------------------- stage hooks
+    def _load(self, values: dict[str, Any]) -> None:
+        self.detection = self.load_detection(values)
+        self.referring = ReferringStage.create()
+        self._backend_info = self.detection.info()
+
+    def _unload(self) -> None:
+        self.release_detection()
+        self.referring = None
+
+    def _make_publishers(self) -> None:
+        self._mask_pub = self.lifecycle_pub(Image, MASK_TOPIC)
+        self._result_pub = self.lifecycle_pub(ReferringResult, RESULT_TOPIC)
+        self._overlay_pub = self.lifecycle_pub(Image, OVERLAY_TOPIC)
+        self._marker_pub = self.lifecycle_pub(MarkerArray, MARKERS_TOPIC)
+
+    def _process(self, msg: Image, rgb: Any, stamp_ns: int) -> None:
+        detection, referring = self.detection, self.referring
+        if detection is None or referring is None:
+            return
+        text = self.text.text
+        detections = detection.detect(rgb, key=(stamp_ns, msg.header.frame_id))
+        size = (rgb.shape[1], rgb.shape[0])
+        selection = referring.refer(text, detections, size)
+        if text:
+            if selection.no_match:
+                self.no_match_frames += 1
+            else:
+                self.matched_frames += 1
+        result = result_message(selection, msg.header)
+        self._mask_pub.publish(result.mask)
+        self._result_pub.publish(result)
+        if self.param("publish_overlay"):
+            overlay = draw_referring(rgb, selection, self.param("overlay_alpha"))
+            self._overlay_pub.publish(Image(header=msg.header, **array_to_image_fields(overlay, "rgb8")))
+        if self.param("publish_markers"):
+            chosen = [detections[i] for i in selection.selected]
+            self._marker_pub.publish(detection_markers(
+                chosen, msg.header, size, camera_info=self.camera_info, depth=self.param("marker_depth_meters"),
+                selected=range(len(chosen)), text=text, namespace="referred"))
+
+    def _extra_diagnostics(self) -> list[tuple[str, Any]]:
+        return [("active_text", self.text.text[:80]), ("text_accepted", self.text.accepted),
+                ("text_rejected", self.text.rejected), ("text_cleared", self.text.cleared),
+                ("matched_frames", self.matched_frames), ("no_match_frames", self.no_match_frames)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ris_fusion_ros.nodes.referring_node [--ros-args ...]``."""
+    return run_single_node(ReferringNode, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
