@@ -66,9 +66,10 @@ class SharedDetection:
     """One detection stage for several nodes of one process (the all-in-one executable): loaded by the
     first node that configures (its detector parameters win), freed when the last one cleans up."""
 
-    def __init__(self) -> None:
+    def __init__(self, stage: DetectionStage | None = None) -> None:
+        """``stage``: use this already built stage (tests, or an application with its own detector)."""
         self._lock = threading.Lock()
-        self._stage: DetectionStage | None = None
+        self._stage: DetectionStage | None = stage
         self._users = 0
 
     def acquire(self, values: dict[str, Any]) -> DetectionStage:
@@ -107,7 +108,7 @@ class FrameStageNode(LifecycleNode):
         self._subs: list[Any] = []
         self._diag_pub = None
         self._diag_timer = None
-        self._publishers: list[Any] = []
+        self._outputs: list[Any] = []
         self.detection: DetectionStage | None = None
         self._reset_counters()
 
@@ -126,12 +127,16 @@ class FrameStageNode(LifecycleNode):
         """Load models (may raise: the reason fails the configure transition)."""
 
     def _make_publishers(self) -> None:
-        """Create the output publishers (append them to ``self._publishers``)."""
+        """Create the output publishers (append them to ``self._outputs``)."""
 
     def _process(self, msg: Image, rgb: Any, stamp_ns: int) -> None:
         """Process one decoded frame (raise StageError for a frame-level problem)."""
 
     def _extra_diagnostics(self) -> list[tuple[str, Any]]:
+        return []
+
+    def _extra_subscriptions(self) -> list[Any]:
+        """Subscriptions created at activate next to ``fused/image``."""
         return []
 
     def _unload(self) -> None:
@@ -155,7 +160,7 @@ class FrameStageNode(LifecycleNode):
         pub = self.create_lifecycle_publisher(msg_type, topic, reliable_qos(depth),
                                               event_callbacks=self.qos_incidents.publisher_callbacks(topic),
                                               qos_overriding_options=overriding_options())
-        self._publishers.append(pub)
+        self._outputs.append(pub)
         return pub
 
     def bad_input(self, reason: str, exc: Exception | str) -> None:
@@ -200,6 +205,7 @@ class FrameStageNode(LifecycleNode):
                                      event_callbacks=self.qos_incidents.subscription_callbacks(FUSED_TOPIC),
                                      qos_overriding_options=overriding_options()),
             self.create_subscription(CameraInfo, FUSED_INFO_TOPIC, self._on_camera_info, sensor_qos()),
+            *self._extra_subscriptions(),
         ]
         self._start_worker()
         return super().on_activate(state)
@@ -230,10 +236,10 @@ class FrameStageNode(LifecycleNode):
     def _release(self) -> None:
         if self._diag_timer is not None:
             self.destroy_timer(self._diag_timer)
-        for pub in [*self._publishers, self._diag_pub]:
+        for pub in [*self._outputs, self._diag_pub]:
             if pub is not None:
                 self.destroy_publisher(pub)
-        self._publishers, self._diag_pub, self._diag_timer = [], None, None
+        self._outputs, self._diag_pub, self._diag_timer = [], None, None
         self._unload()
         self._reset_counters()
 

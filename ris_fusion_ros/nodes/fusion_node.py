@@ -5,7 +5,9 @@ Topics (relative, remappable):
 * in  ``thermal/image_raw`` (mono8, mono16, 16UC1, 32FC1), ``rgb/image_raw`` (rgb8, bgr8, rgba8,
   bgra8, mono8): sensor-data QoS (best effort, keep last 5) with QoS override parameters;
   ``rgb/camera_info`` (optional): sensor-data QoS.
-* out ``fused/image`` (rgb8, the RGB image's stamp and frame_id), ``fused/camera_info`` (the latest
+* out ``fused/image`` (rgb8, the RGB image's stamp and frame_id), ``fused/thermal`` (mono8: the
+  normalised thermal registered to the RGB frame, same header; the referring node reads thermal
+  attributes from it), ``fused/camera_info`` (the latest
   ``rgb/camera_info`` with the fused header; nothing before one arrives): reliable, keep last 5;
   ``/diagnostics`` (about once per ``diagnostics_period_seconds``).
 
@@ -61,6 +63,7 @@ RGB_TOPIC = "rgb/image_raw"
 RGB_INFO_TOPIC = "rgb/camera_info"
 FUSED_TOPIC = "fused/image"
 FUSED_INFO_TOPIC = "fused/camera_info"
+FUSED_THERMAL_TOPIC = "fused/thermal"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 LOG_THROTTLE_SECONDS = 2.0
 _APPLIED_AT_CONFIGURE = " (applied at the next configure)"
@@ -138,7 +141,7 @@ class FusionNode(LifecycleNode):
     def _reset_state(self) -> None:
         self._stage: FusionStage | None = None
         self._sync: ApproximateTimeSync | None = None
-        self._fused_pub = self._info_pub = self._diag_pub = None
+        self._fused_pub = self._info_pub = self._thermal_pub = self._diag_pub = None
         self._diag_timer = None
         self._subs: list[Any] = []
         self._camera_info: CameraInfo | None = None
@@ -155,7 +158,7 @@ class FusionNode(LifecycleNode):
     def _release(self) -> None:
         if self._diag_timer is not None:
             self.destroy_timer(self._diag_timer)
-        for pub in (self._fused_pub, self._info_pub, self._diag_pub):
+        for pub in (self._fused_pub, self._info_pub, self._thermal_pub, self._diag_pub):
             if pub is not None:
                 self.destroy_publisher(pub)
         if self._stage is not None:
@@ -178,6 +181,10 @@ class FusionNode(LifecycleNode):
         self._sync = ApproximateTimeSync(sync)
         self._stall_s = float(values["stall_timeout_seconds"])
         self._backend_info = stage.info()
+        self._thermal_pub = self.create_lifecycle_publisher(
+            Image, FUSED_THERMAL_TOPIC, reliable_qos(),
+            event_callbacks=self.qos_incidents.publisher_callbacks(FUSED_THERMAL_TOPIC),
+            qos_overriding_options=overriding_options())
         self._fused_pub = self.create_lifecycle_publisher(
             Image, FUSED_TOPIC, reliable_qos(), event_callbacks=self.qos_incidents.publisher_callbacks(FUSED_TOPIC),
             qos_overriding_options=overriding_options())
@@ -311,14 +318,16 @@ class FusionNode(LifecycleNode):
         if stage is None:
             return
         try:
-            fused = stage.run(thermal.array, rgb.array, rgb.encoding).fused
+            frame = stage.run(thermal.array, rgb.array, rgb.encoding)
         except StageError as exc:
             self._bad_input(exc.reason, exc)
             return
-        out = Image(header=rgb_header, **array_to_image_fields(fused, "rgb8"))
+        out = Image(header=rgb_header, **array_to_image_fields(frame.fused, "rgb8"))
         publisher, info_pub, camera_info = self._fused_pub, self._info_pub, self._camera_info
         if publisher is None:
             return
+        if self._thermal_pub is not None:  # first, so a consumer of both has the thermal when the fused arrives
+            self._thermal_pub.publish(Image(header=rgb_header, **array_to_image_fields(frame.ir, "mono8")))
         publisher.publish(out)
         if camera_info is not None and info_pub is not None:
             info = copy.deepcopy(camera_info)

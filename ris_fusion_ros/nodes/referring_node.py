@@ -2,7 +2,8 @@
 
 Topics and services (relative names; in the root namespace ``referring_text`` is ``/referring_text``):
 
-* in  ``fused/image`` (sensor-data QoS + ``qos_overrides``), ``fused/camera_info`` (optional);
+* in  ``fused/image`` (sensor-data QoS + ``qos_overrides``), ``fused/camera_info`` (optional),
+  ``fused/thermal`` (mono8, the registered thermal with the fused frame's stamp; ``use_thermal``);
   ``referring_text`` (``std_msgs/String``, reliable, volatile, depth 10: matches a plain
   ``ros2 topic pub``); an empty string clears the target;
 * services ``~/set_prompt`` (``ris_fusion_msgs/SetReferringText``: acknowledges with success, a
@@ -21,8 +22,11 @@ per frame); the referring core is :class:`ris_fusion_ros.core.referring.Referrer
 from __future__ import annotations
 
 import sys
+import threading
+from collections import OrderedDict
 from typing import Any
 
+import numpy as np
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -32,13 +36,15 @@ from visualization_msgs.msg import MarkerArray
 from ris_fusion_msgs.msg import ReferredInstance, ReferringResult
 from ris_fusion_msgs.srv import SetReferringText
 
-from ..core.io.image_codec import array_to_image_fields
+from ..core.errors import RisFusionError
+from ..core.io.image_codec import array_to_image_fields, message_to_array
+from ..core.io.sync import header_stamp_ns
 from ..core.pipeline.overlay import draw_referring
 from ..core.pipeline.stages import ReferringStage
 from ..core.pipeline.text import DEFAULT_MAX_TEXT_LENGTH, ActiveText, TextUpdate
 from ..core.referring.types import ReferredSelection
-from .common import ParamSpec
-from .frame_node import COMMON_PARAMS, DETECTOR_PARAMS, FrameStageNode
+from .common import ParamSpec, overriding_options, sensor_qos
+from .frame_node import COMMON_PARAMS, DETECTOR_PARAMS, FUSED_TOPIC, FrameStageNode
 from .markers import detection_markers
 from .runner import run_single_node
 
@@ -49,6 +55,8 @@ MASK_TOPIC = "referring/mask"
 RESULT_TOPIC = "referring/result"
 OVERLAY_TOPIC = "referring/overlay"
 MARKERS_TOPIC = "referring/markers"
+THERMAL_TOPIC = "fused/thermal"
+THERMAL_KEEP = 8  # thermal frames kept while their fused partner is on its way
 
 TEXT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
@@ -60,6 +68,9 @@ REFERRING_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("max_text_length", DEFAULT_MAX_TEXT_LENGTH, "longer texts are rejected (characters)", 1, 65536,
               read_only=True),
     ParamSpec("overlay_alpha", 0.45, "opacity of the mask in referring/overlay", 0.0, 1.0),
+    ParamSpec("use_thermal", True, "read fused/thermal (same stamp as fused/image) for thermal attributes "
+              "(\"the warm person\") and box-prompted masks", read_only=True),
+    ParamSpec("thermal_wait_seconds", 0.1, "how long a frame waits for its fused/thermal partner (s)", 0.0, 5.0),
 )
 
 
@@ -103,6 +114,9 @@ class ReferringNode(FrameStageNode):
         self._mask_pub = self._result_pub = self._overlay_pub = self._marker_pub = None
         self.no_match_frames = 0
         self.matched_frames = 0
+        self.thermal_missing = 0
+        self._thermal: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._thermal_cv = threading.Condition()
         default = self.param("default_text")
         if default:
             self.apply_text(default, "default_text")
@@ -143,6 +157,39 @@ class ReferringNode(FrameStageNode):
         self.release_detection()
         self.referring = None
 
+    def _extra_subscriptions(self) -> list[Any]:
+        if not self.param("use_thermal"):
+            return []
+        return [self.create_subscription(Image, THERMAL_TOPIC, self._on_thermal, sensor_qos(),
+                                         event_callbacks=self.qos_incidents.subscription_callbacks(THERMAL_TOPIC),
+                                         qos_overriding_options=overriding_options())]
+
+    def _on_thermal(self, msg: Image) -> None:
+        if msg.encoding != "mono8":
+            self.bad_input("thermal_encoding", f"{THERMAL_TOPIC} must be mono8, got {msg.encoding!r}")
+            return
+        try:
+            stamp, array = header_stamp_ns(msg), message_to_array(msg)
+        except RisFusionError as exc:
+            self.bad_input("thermal_data", exc)
+            return
+        with self._thermal_cv:
+            self._thermal[stamp] = array
+            while len(self._thermal) > THERMAL_KEEP:
+                self._thermal.popitem(last=False)
+            self._thermal_cv.notify_all()
+
+    def _thermal_for(self, stamp_ns: int) -> np.ndarray | None:
+        """The fused/thermal frame with this stamp, waiting up to thermal_wait_seconds for it."""
+        if not self.param("use_thermal"):
+            return None
+        with self._thermal_cv:
+            self._thermal_cv.wait_for(lambda: stamp_ns in self._thermal, timeout=self.param("thermal_wait_seconds"))
+            thermal = self._thermal.get(stamp_ns)
+        if thermal is None:
+            self.thermal_missing += 1
+        return thermal
+
     def _make_publishers(self) -> None:
         self._mask_pub = self.lifecycle_pub(Image, MASK_TOPIC)
         self._result_pub = self.lifecycle_pub(ReferringResult, RESULT_TOPIC)
@@ -156,7 +203,12 @@ class ReferringNode(FrameStageNode):
         text = self.text.text
         detections = detection.detect(rgb, key=(stamp_ns, msg.header.frame_id))
         size = (rgb.shape[1], rgb.shape[0])
-        selection = referring.refer(text, detections, size)
+        thermal = self._thermal_for(stamp_ns) if text else None
+        if thermal is not None and thermal.shape != (size[1], size[0]):
+            self.bad_input("thermal_size", f"{THERMAL_TOPIC} is {thermal.shape[1]}x{thermal.shape[0]} but "
+                           f"{FUSED_TOPIC} is {size[0]}x{size[1]}; referring without thermal")
+            thermal = None
+        selection = referring.refer(text, detections, size, thermal=thermal)
         if text:
             if selection.no_match:
                 self.no_match_frames += 1
@@ -177,7 +229,8 @@ class ReferringNode(FrameStageNode):
     def _extra_diagnostics(self) -> list[tuple[str, Any]]:
         return [("active_text", self.text.text[:80]), ("text_accepted", self.text.accepted),
                 ("text_rejected", self.text.rejected), ("text_cleared", self.text.cleared),
-                ("matched_frames", self.matched_frames), ("no_match_frames", self.no_match_frames)]
+                ("matched_frames", self.matched_frames), ("no_match_frames", self.no_match_frames),
+                ("thermal_missing", self.thermal_missing)]
 
 
 def main(argv: list[str] | None = None) -> int:

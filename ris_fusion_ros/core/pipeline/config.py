@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "min_score": 0.25,
     "max_text_length": 1024,
     "default_text": "",
+    "use_thermal": True,
 }
 
 
@@ -85,7 +86,8 @@ def merged(values: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 # keys of the node YAML files that only matter to a live node (QoS, timers, drawing); replay ignores them
 _NODE_ONLY_KEYS = {"autostart", "diagnostics_period_seconds", "publish_overlay", "publish_markers",
-                   "marker_depth_meters", "overlay_alpha", "use_sim_time", "qos_overrides"}
+                   "marker_depth_meters", "overlay_alpha", "use_sim_time", "qos_overrides",
+                   "thermal_wait_seconds"}
 
 
 def load_node_params(path: str | Path) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Pipeline:
             raise ConfigError("referring needs detections: give the pipeline a detection stage too")
         self.fusion, self.sync, self.detection, self.referring = fusion, sync, detection, referring
         self.text = text or ActiveText()
+        self.use_thermal = True  # as referring_segmentation_node's use_thermal: fused/thermal = FrameResult.ir
         self.bad: Counter[str] = Counter()
         self.bad_examples: dict[str, str] = {}
         self.frames = 0
@@ -66,7 +67,9 @@ class Pipeline:
         if refer:
             referring = ReferringStage.create()
         text = ActiveText(values["default_text"], values["max_text_length"])
-        return cls(fusion, ApproximateTimeSync(sync_config(values)), detection, referring, text)
+        pipeline = cls(fusion, ApproximateTimeSync(sync_config(values)), detection, referring, text)
+        pipeline.use_thermal = bool(values["use_thermal"])
+        return pipeline
 
     # ----------------------------------------------------------------- input
     def set_text(self, text: str) -> TextUpdate:
@@ -122,7 +125,8 @@ class Pipeline:
         if self.referring is not None and result.detections is not None:
             start = time.perf_counter()
             height, width = frame.fused.shape[:2]
-            result.selection = self.referring.refer(result.text, result.detections, (width, height))
+            thermal = frame.ir if self.use_thermal else None
+            result.selection = self.referring.refer(result.text, result.detections, (width, height), thermal)
             timings["referring"] = (time.perf_counter() - start) * 1e3
         timings["total"] = sum(timings.values())
         self.frames += 1

@@ -145,7 +145,7 @@ class DetectionStage:
             from ..detection import create_detector
         except ImportError as exc:
             raise ConfigError(f"the detection core is not available in this installation ({exc})") from exc
-        return cls(create_detector(name, runtime=runtime), min_score)
+        return cls(create_detector(name, runtime=runtime, conf=float(min_score)), min_score)
 
     @property
     def class_names(self) -> list[str]:
@@ -153,7 +153,8 @@ class DetectionStage:
 
     def info(self) -> str:
         info = self.detector.info() if hasattr(self.detector, "info") else {}
-        return ", ".join(f"{k}={v}" for k, v in info.items() if k in ("name", "backend", "device", "precision"))
+        keys = ("model", "name", "backend", "device", "precision", "input_size")
+        return ", ".join(f"{k}={info[k]}" for k in keys if k in info)
 
     def detect(self, image: np.ndarray, key: Hashable | None = None) -> list[Detection]:
         """Detections with score >= min_score; ``key`` (e.g. (stamp_ns, frame_id)) reuses the last result."""
@@ -202,8 +203,11 @@ class ReferringStage:
         """``size`` is (width, height) of the fused frame; an empty text gives :func:`empty_selection`."""
         if not text:
             return empty_selection(text, detections, size)
-        with self._lock:
-            selection = self.referrer.refer(text, detections, size, thermal=thermal)
+        try:
+            with self._lock:
+                selection = self.referrer.refer(text, detections, size, thermal=thermal)
+        except DataError as exc:
+            raise StageError("referring_data", str(exc)) from exc
         mask = np.asarray(selection.mask)
         if mask.shape != (size[1], size[0]) or mask.dtype != np.uint8:
             raise StageError("referring_output", f"referrer returned a {mask.dtype} mask of shape {mask.shape}; "
