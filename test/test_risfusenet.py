@@ -128,3 +128,30 @@ def test_shipped_onnx_matches_shipped_weights_and_records_its_command(shared_roo
     a, b = onnx_method.fuse(pair.ir, pair.vis), torch_method.fuse(pair.ir, pair.vis)
     assert np.abs(a.astype(int) - b).max() <= 1
     assert sum(p.numel() for p in load_model(SHIPPED / "risfusenet.pt").parameters()) <= 500_000
+
+
+def test_text_prompt_crops_carry_the_prompt_and_its_inclination_as_target():
+    from ris_fusion_ros.core.fusion.ours.train import LumaPair, TrainConfig, sample_batch
+
+    rng = np.random.default_rng(0)
+    pairs = [LumaPair("p", rng.integers(0, 256, (80, 90), np.uint8), rng.integers(0, 256, (80, 90), np.uint8))]
+    prompts = {label: rng.normal(size=(3, TEXT_DIM)).astype(np.float32) for label in (-1, 0, 1)}
+    config = TrainConfig(batch=24, crop=32, text_probability=1.0, text_strength=0.7)
+    batch = sample_batch(pairs, np.random.default_rng(1), config, prompts)
+    assert float(batch["control"].abs().max()) == 0.0           # prompts replace the control input
+    targets = batch["target_control"].flatten(1)
+    assert torch.all(targets == targets[:, :1])                   # one inclination over the whole crop
+    labels = torch.round(targets[:, 0] / 0.7).long()
+    assert set(labels.tolist()) == {-1, 0, 1}
+    for text, label in zip(batch["text"].numpy(), labels.tolist(), strict=True):
+        assert any(np.array_equal(text, row) for row in prompts[label])
+    plain = sample_batch(pairs, np.random.default_rng(1), TrainConfig(batch=4, crop=32), prompts)
+    assert float(plain["text"].abs().max()) == 0.0 and torch.equal(plain["control"], plain["target_control"])
+
+
+def test_held_out_text_prompts_are_not_training_prompts():
+    from ris_fusion_ros.core.fusion.ours.text_prompts import TRAIN_PROMPTS, VALIDATION_PROMPTS
+
+    train_words = {p.lower() for phrases in TRAIN_PROMPTS.values() for p in phrases}
+    held_out = [p.lower() for phrases in VALIDATION_PROMPTS.values() for p in phrases]
+    assert held_out and not train_words.intersection(held_out)

@@ -16,13 +16,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="risfusenet", help="fusion method taking a control map")
     parser.add_argument("--limit", type=int, help="only the first N pairs")
     parser.add_argument("--out", help="also write control.md here")
+    parser.add_argument("--no-text", action="store_true", help="skip the text-gate measurement")
     add_runtime_args(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     method = create_method(args.method, RuntimeOptions(args.backend, args.device, args.precision, args.threads))
     dataset = open_dataset(args.dataset, data_root=args.data_root, split=args.split, shared=args.shared_root)
-    report = evaluate_control(method, dataset, limit=args.limit, progress=not args.no_progress)
+    prompts = None
+    if "text" in method.conditioning and not args.no_text:
+        from ..core.fusion.ours.text_prompts import VALIDATION_PROMPTS
+        from ..core.referring.encoder import encode
+
+        prompts = {label: encode(list(phrases)) for label, phrases in VALIDATION_PROMPTS.items()}
+    report = evaluate_control(method, dataset, limit=args.limit, progress=not args.no_progress,
+                              text_prompts=prompts)
     text = f"# Control of {method.name} on {dataset.spec.name} ({report.pairs} pairs)\n\n{report.markdown()}\n"
     print(text)
     if args.out:

@@ -22,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control-emphasis", type=float, default=0.0,
                         help="extra intensity weight per unit of |control| (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--text-probability", type=float, default=0.0,
+                        help="share of crops with a text prompt, to train the text gate (default 0; "
+                             "needs the sentence encoder)")
+    parser.add_argument("--text-strength", type=float, default=0.8,
+                        help="inclination a prompt asks for, as a control value (default 0.8)")
+    parser.add_argument("--init", help="risfusenet.pt to start from (fine-tuning)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     weights_cfg = FusionLossWeights(args.intensity_weight, args.gradient_weight, args.ssim_weight,
                                     args.control_emphasis)
     config = TrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
-                         threads=args.threads, width=args.width, loss=weights_cfg)
+                         threads=args.threads, width=args.width, loss=weights_cfg,
+                         text_probability=args.text_probability, text_strength=args.text_strength,
+                         init=args.init)
     out = Path(args.out)
     command = "ris-fusion " + shlex.join(sys.argv[1:])
     weights = train(config, out, shared=args.shared_root, progress=not args.no_progress, command=command)

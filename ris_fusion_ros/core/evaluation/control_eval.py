@@ -38,6 +38,9 @@ class ControlReport:
     region_outside_change: float = float("nan")
     region_pairs: int = 0
     pairs: int = 0
+    #: text gate: inclination -> (mean change of MI(IR,F), mean change of MI(VIS,F), share of
+    #: (phrase, pair) cases moving in the intended direction, phrases) against plain fusion
+    text: dict[int, tuple[float, float, float, int]] = field(default_factory=dict)
 
     @property
     def monotonic(self) -> bool:
@@ -51,6 +54,13 @@ class ControlReport:
         lines += ["", f"Monotonic over {self.pairs} pairs: {'yes' if self.monotonic else 'NO'}", "",
                   f"Region control (+1 inside the labelled boxes, {self.region_pairs} pairs): mean |change| "
                   f"inside {self.region_inside_change:.2f} gray levels, outside {self.region_outside_change:.3f}"]
+        if self.text:
+            lines += ["", "Text gate, held-out phrases (never trained on) against plain fusion:", "",
+                      "| phrases asking for | phrases | mean ΔMI(IR,F) | mean ΔMI(VIS,F) | cases moving as intended |",
+                      "|---|---|---|---|---|"]
+            for label, (d_ir, d_vis, share, count) in sorted(self.text.items(), reverse=True):
+                name = "infrared" if label > 0 else "visible"
+                lines.append(f"| {name} | {count} | {d_ir:+.3f} | {d_vis:+.3f} | {share:.0%} |")
         return "\n".join(lines)
 
 
@@ -62,9 +72,12 @@ def _box_mask(pair: Pair) -> np.ndarray:
 
 
 def evaluate_control(method: FusionMethod, dataset: PairDataset, *, limit: int | None = None,
-                     strengths: Sequence[float] = STRENGTHS, progress: bool = True) -> ControlReport:
-    """Inclination and region-control measurements (the method must take a ``control`` map)."""
+                     strengths: Sequence[float] = STRENGTHS, progress: bool = True,
+                     text_prompts: dict[int, np.ndarray] | None = None) -> ControlReport:
+    """Inclination and region-control measurements (the method must take a ``control`` map);
+    with ``text_prompts`` (inclination -> embeddings) also the text gate's effect."""
     report = ControlReport(strengths)
+    text_changes: dict[int, list[tuple[float, float]]] = {label: [] for label in text_prompts or {}}
     sums = np.zeros((len(strengths), 2))
     inside, outside = [], []
     records = dataset.records[:limit] if limit else dataset.records
@@ -83,7 +96,20 @@ def evaluate_control(method: FusionMethod, dataset: PairDataset, *, limit: int |
             change = np.abs(edited - plain)
             inside.append(float(change[mask].mean()))
             outside.append(float(change[~mask].mean()))
+        if plain is not None:
+            plain_mi = (mi_to_source(ir, plain), mi_to_source(vis_gray, plain))
+            for label, embeddings in (text_prompts or {}).items():
+                for embedding in embeddings:
+                    fused = to_gray(method.fuse(pair.ir, pair.vis, text=embedding))
+                    text_changes[label].append((mi_to_source(ir, fused) - plain_mi[0],
+                                                mi_to_source(vis_gray, fused) - plain_mi[1]))
         report.pairs += 1
+    for label, changes in text_changes.items():
+        if changes:
+            values = np.array(changes)
+            intended = (np.sign(values[:, 0]) == np.sign(label)) & (np.sign(values[:, 1]) == -np.sign(label))
+            report.text[label] = (float(values[:, 0].mean()), float(values[:, 1].mean()), float(intended.mean()),
+                                  len(text_prompts[label]))
     report.mi_ir = list(sums[:, 0] / max(report.pairs, 1))
     report.mi_vis = list(sums[:, 1] / max(report.pairs, 1))
     if inside:

@@ -39,6 +39,12 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     control_probability: float = 0.5
+    #: share of crops that carry a text prompt instead of a control map (teaches the text gate)
+    text_probability: float = 0.0
+    #: inclination a text prompt asks for, as a control value (prompt class x strength)
+    text_strength: float = 0.8
+    #: weights to start from (fine-tuning); None = random initialisation
+    init: str | None = None
     validate_every: int = 250
     loss: FusionLossWeights = field(default_factory=FusionLossWeights)
 
@@ -109,11 +115,37 @@ def random_control(rng: np.random.Generator, crop: int, probability: float) -> n
     return control
 
 
-def sample_batch(pairs: list[LumaPair], rng: np.random.Generator, config: TrainConfig) -> dict[str, torch.Tensor]:
+def sample_batch(pairs: list[LumaPair], rng: np.random.Generator, config: TrainConfig,
+                 prompts: dict[int, np.ndarray] | None = None) -> dict[str, torch.Tensor]:
+    """Random crops with their network inputs and the control the loss targets.
+
+    A crop carries a text prompt with probability ``text_probability`` (then the control
+    input is zero and the target is the prompt's inclination x ``text_strength``
+    everywhere), else a random control map that is also its own target.
+    """
     crops = np.stack([_random_crop(pairs[rng.integers(len(pairs))], rng, config.crop) for _ in range(config.batch)])
     controls = np.stack([random_control(rng, config.crop, config.control_probability) for _ in range(config.batch)])
+    targets = controls.copy()
+    texts = np.zeros((config.batch, TEXT_DIM), np.float32)
+    if prompts:
+        classes = sorted(prompts)
+        for i in range(config.batch):
+            if rng.random() < config.text_probability:
+                label = classes[rng.integers(len(classes))]
+                texts[i] = prompts[label][rng.integers(len(prompts[label]))]
+                controls[i] = 0.0
+                targets[i] = label * config.text_strength
     return {"ir": torch.from_numpy(crops[:, :1].copy()), "vis": torch.from_numpy(crops[:, 1:].copy()),
-            "control": torch.from_numpy(controls[:, None])}
+            "control": torch.from_numpy(controls[:, None]), "target_control": torch.from_numpy(targets[:, None]),
+            "text": torch.from_numpy(texts)}
+
+
+def prompt_embeddings() -> dict[int, np.ndarray]:
+    """Sentence embeddings of the training phrases, per inclination (loads the encoder once)."""
+    from ...referring.encoder import encode
+    from .text_prompts import TRAIN_PROMPTS
+
+    return {label: encode(list(phrases)) for label, phrases in TRAIN_PROMPTS.items()}
 
 
 def _validation_batch(pairs: list[LumaPair], crop: int = 256) -> dict[str, torch.Tensor]:
@@ -144,19 +176,23 @@ def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, 
     rng = np.random.default_rng(config.seed)
     train_pairs, validation_pairs = load_training_data(shared)
     model = RisFuseNet(width=config.width)
+    if config.init:
+        from .export import load_model
+
+        model.load_state_dict(load_model(Path(config.init)).state_dict())
+    prompts = prompt_embeddings() if config.text_probability > 0 else None
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps, eta_min=config.min_lr)
     validation = _validation_batch(validation_pairs)
-    no_text = torch.zeros(config.batch, TEXT_DIM)
     out_dir.mkdir(parents=True, exist_ok=True)
     log_rows: list[dict[str, float]] = []
     start = time.time()
     bar = tqdm(range(1, config.steps + 1), desc="train fusion", unit="step", disable=not progress, dynamic_ncols=True)
     running = math.nan
     for step in bar:
-        batch = sample_batch(train_pairs, rng, config)
-        fused = model(batch["ir"], batch["vis"], batch["control"], no_text)
-        loss, _ = fusion_loss(fused, batch["ir"], batch["vis"], batch["control"], config.loss)
+        batch = sample_batch(train_pairs, rng, config, prompts)
+        fused = model(batch["ir"], batch["vis"], batch["control"], batch["text"])
+        loss, _ = fusion_loss(fused, batch["ir"], batch["vis"], batch["target_control"], config.loss)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
