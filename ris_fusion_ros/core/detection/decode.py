@@ -78,11 +78,14 @@ def resolve_layout(shapes: Sequence[Sequence[int]], input_hw: tuple[int, int], h
     cells = grid_cells(input_hw)
     kind = hint
     if kind is None:
-        if a < b and b % cells == 0:
+        rows_first, rows_last = a % cells == 0, b % cells == 0
+        if rows_first and rows_last:
+            rows_first = a > b  # both fit: the longer axis holds the rows
+        if rows_last and not rows_first:
             kind = "yolov8"
-        elif a > b and a == cells and proto is None:
+        elif rows_first and a == cells and proto is None:
             kind = "yolox"
-        elif a > b and a % cells == 0:
+        elif rows_first:
             kind = "yolov5"
         else:
             raise ConfigError(f"cannot recognise the detector output layout {described} for a "
