@@ -47,6 +47,14 @@ COMMANDS: tuple[Command, ...] = (
                         "and summary.png to --out."),
     Command(("eval", "control"), "eval_control", "inclination and region control of a fusion network"),
     Command(("bench", "fusion"), "bench_fusion", "per-frame latency of fusion methods"),
+    Command(("refer-batch",), "refer_batch", "referring segmentation for every expression of a JSON file"),
+    Command(("eval", "refer"), "eval_refer", "referring accuracy@0.5, mIoU and no-match accuracy per expression type"),
+    Command(("bench", "refer"), "bench_refer", "per-frame cost of the referring step and of text parsing"),
+    Command(("make-bag",), "make_bag", "build a thermal + RGB test bag (30 Hz, mono16 thermal with its own clock, "
+            "jitter, drops, texts) from image pairs"),
+    Command(("replay",), "replay", "run the node pipeline offline over a ROS 2 bag; write every output to a new bag "
+            "and a report"),
+    Command(("bench", "live"), "bench_live", "live rate and latency of the nodes with real rclpy"),
     Command(("train", "fusion"), "train_fusion",
             "train the fusion network (RoadScene, LLVIP, M3FD; never MSRS) and export it to ONNX"),
 )

@@ -40,7 +40,7 @@ from ..core.errors import RisFusionError
 from ..core.io.image_codec import array_to_image_fields, message_to_array
 from ..core.io.sync import header_stamp_ns
 from ..core.pipeline.overlay import draw_referring
-from ..core.pipeline.stages import ReferringStage
+from ..core.pipeline.stages import ReferringStage, selected_instances
 from ..core.pipeline.text import DEFAULT_MAX_TEXT_LENGTH, ActiveText, TextUpdate
 from ..core.referring.types import ReferredSelection
 from .common import ParamSpec, overriding_options, sensor_qos
@@ -79,15 +79,7 @@ def result_message(selection: ReferredSelection, header: Any) -> ReferringResult
     mask = Image(header=header, **array_to_image_fields(selection.mask, "mono8"))
     result = ReferringResult(header=header, text=selection.text, mask=mask, no_match=bool(selection.no_match),
                              score=float(selection.score) if not selection.no_match else 0.0)
-    scores = list(selection.referring_scores)
-    for rank, index in enumerate(selection.selected):
-        det = selection.detections[index]
-        if len(scores) == len(selection.detections):
-            referring_score = scores[index]
-        elif len(scores) == len(selection.selected):
-            referring_score = scores[rank]
-        else:
-            referring_score = selection.score
+    for det, referring_score in selected_instances(selection):
         x1, y1, x2, y2 = det.box
         result.instances.append(ReferredInstance(
             x_min=float(x1), y_min=float(y1), x_max=float(x2), y_max=float(y2), score=float(det.score),

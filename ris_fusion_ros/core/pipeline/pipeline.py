@@ -32,8 +32,9 @@ class FrameResult:
     stamp_ns: int
     thermal_stamp_ns: int
     frame_id: str
-    ir: np.ndarray
+    ir: np.ndarray  # normalised thermal registered to the RGB frame (what fused/thermal carries)
     fused: np.ndarray
+    vis: np.ndarray  # the RGB input as rgb8
     detections: list[Detection] | None = None  # None: no detection stage
     selection: ReferredSelection | None = None  # None: no referring stage
     text: str = ""
@@ -117,7 +118,7 @@ class Pipeline:
         frame = self.fusion.run(thermal.array, rgb.array, rgb.encoding)
         timings["fusion"] = (time.perf_counter() - start) * 1e3
         result = FrameResult(pair.rgb_stamp_ns, pair.thermal_stamp_ns, rgb.frame_id, frame.ir, frame.fused,
-                             text=self.text.text, timings_ms=timings)
+                             frame.vis, text=self.text.text, timings_ms=timings)
         if self.detection is not None:
             start = time.perf_counter()
             result.detections = self.detection.detect(frame.fused, key=(pair.rgb_stamp_ns, rgb.frame_id))

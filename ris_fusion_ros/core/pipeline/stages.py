@@ -183,6 +183,22 @@ def empty_selection(text: str, detections: list[Detection], size: tuple[int, int
                              explanation="no active text")
 
 
+def selected_instances(selection: ReferredSelection) -> list[tuple[Detection, float]]:
+    """The selected detections best first with their referring score (per detection, per selected
+    instance, or the overall score, whichever the referrer filled in)."""
+    scores = list(selection.referring_scores)
+    out = []
+    for rank, index in enumerate(selection.selected):
+        if len(scores) == len(selection.detections):
+            score = scores[index]
+        elif len(scores) == len(selection.selected):
+            score = scores[rank]
+        else:
+            score = selection.score
+        out.append((selection.detections[index], float(score)))
+    return out
+
+
 class ReferringStage:
     """The referring core: which detections a text names, and their mask."""
 
