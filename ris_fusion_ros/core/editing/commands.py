@@ -165,6 +165,11 @@ _UNDO = re.compile(
     r"the\s+last(?:\s+\w+)?|last(?:\s+\w+)?))?|take\s+(?:that|it)\s+back|step\s+back|go\s+back(?:\s+one(?:\s+step)?)?|"
     r"cancel\s+(?:that|the\s+last(?:\s+\w+)?|last(?:\s+\w+)?)|never\s*mind|nevermind|oops)(?:\s+please)?$")
 
+#: Verbs of requests this module does not do; after "and" they start a clause of their own (which
+#: then makes the command unknown) instead of being read as part of a target phrase.
+_OTHER_ACTION_RE = re.compile(r"^(?:please\s+)?(?:paint|colou?r|recolou?r|rotate|zoom|crop|blur|move|delete|flip|"
+                              r"mirror|resize|scale|label|count|track|follow|find|stop|take|record|save|detect|"
+                              r"go|drive|turn|open|close|send|play|tell|show\s+me\s+where)\b")
 _SPLIT_WORDS = re.compile(r"\s+(?:and\s+then|and\s+also|and|then|but|while|also|plus)\s+")
 _CONTRACTIONS = [(r"\bit's\b", "it is"), (r"\bcan't\b", "cannot"), (r"\bdon't\b", "do not"),
                  (r"\bi'd\b", "i would"), (r"\bi'm\b", "i am"), (r"\bthat's\b", "that is"),
@@ -214,7 +219,7 @@ def _segments(text: str) -> list[str]:
         pieces = _SPLIT_WORDS.split(part)
         joined = [pieces[0]]
         for piece in pieces[1:]:
-            if _effects_in(piece):
+            if _effects_in(piece) or _OTHER_ACTION_RE.match(piece):
                 joined.append(piece)
             else:  # "the man and the woman": no effect after the cut, keep it in the target
                 joined[-1] = f"{joined[-1]} and {piece}"
@@ -306,9 +311,9 @@ def parse_command(text: str) -> ParsedCommand:
             if pending is not None:
                 return _unknown(text, pending)
             pending = segment
-            previous = _target_of(_STRONG_RE.sub(" ", _WEAK_RE.sub(" ", segment))) or previous
-            previous = re.sub(r"^(?:i\s+)?(?:cannot|can\s+not|could\s+not|do\s+not|hardly)\s+(?:see|find|spot|"
-                              r"make\s+out|notice)\s+", "", previous or "") or None
+            phrase = re.sub(r"^(?:i\s+|we\s+)?(?:cannot|can\s+not|could\s+not|do\s+not|hardly)\s+(?:see|find|"
+                            r"spot|make\s+out|notice)\s+", "", _target_of(segment))
+            previous = _target_of(phrase) or previous
             continue
         new, target = _parse_segment(segment, previous)
         if pending is not None and not _uses_pronoun(segment):
