@@ -1,0 +1,139 @@
+"""``ris-fusion bench refer``: what the referring step costs per frame, and what parsing a text costs.
+
+* encoder load: once per process (first text with a noun outside the lexicon);
+* parse: a text seen for the first time (cache cleared each run; encoder already loaded);
+* refer: one frame with a cached text (geometry + mask), the per-frame cost in a node;
+* with ``--detector``: detector alone and detector + referring per 640x480 frame on the chosen input
+  (``fused`` includes RisFuseNet fusion, reported separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..core.data import open_dataset
+from ..core.errors import ConfigError
+from ..core.fusion import RuntimeOptions
+from ..core.referring import Referrer
+from ..core.referring.batch import INPUTS, InstanceSource
+from ..core.referring.expressions import load_expressions
+from .arguments import add_data_args, add_runtime_args
+
+DEFAULT_EXPRESSIONS = Path(__file__).resolve().parents[2] / "data" / "expressions" / "heldout.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_args(parser, dataset_default="msrs")
+    parser.add_argument("--expressions", help=f"texts and images to use (default {DEFAULT_EXPRESSIONS})")
+    parser.add_argument("--runs", type=int, default=200, help="timed referring calls (default 200)")
+    parser.add_argument("--frames", type=int, default=10, help="distinct frames to cycle through (default 10)")
+    parser.add_argument("--detector", help="also time this detector (yolov5n, yolov5n-seg, yolox-nano) and "
+                                           "detector + referring per frame")
+    parser.add_argument("--input", choices=INPUTS, default="fused", help="detector input (default fused)")
+    parser.add_argument("--detector-runs", type=int, default=20, help="timed detector frames (default 20)")
+    add_runtime_args(parser)
+    parser.add_argument("--out", help="also write bench_refer.md here")
+
+
+def _stats(samples: list[float]) -> str:
+    ms = np.asarray(samples) * 1000.0
+    return f"{np.median(ms):.3f} | {np.percentile(ms, 90):.3f} | {ms.max():.3f} | {len(ms)}"
+
+
+def _time(fn: Callable[[], object], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.runs < 1 or args.frames < 1:
+        raise ConfigError("--runs and --frames must be at least 1")
+    path = Path(args.expressions) if args.expressions else DEFAULT_EXPRESSIONS
+    expressions = load_expressions(path)
+    dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
+    records = {r.pair_id: r for r in dataset.records}
+    images = [i for i in dict.fromkeys(e["image"] for e in expressions) if i in records][:args.frames]
+    if not images:
+        raise ConfigError(f"none of the images named in {path} is in {dataset.root}")
+    pairs = [dataset.load(records[i]) for i in images]
+    gt = InstanceSource.create("gt")
+    frames = [(pair, gt(pair, dataset.class_names)) for pair in pairs]
+    texts = [e["text"] for e in expressions if e["image"] in images]
+    referrer = Referrer()
+    start = time.perf_counter()
+    referrer.parser.resolver.nearest("person")  # loads the encoder and the prototypes
+    load_s = time.perf_counter() - start
+
+    parse_order = iter(range(10 ** 9))
+
+    def parse_fresh() -> None:
+        referrer.parser.parse(texts[next(parse_order) % len(texts)])
+
+    parse = _time(parse_fresh, min(args.runs, 4 * len(texts)))
+    for text in texts:
+        referrer.parse(text)
+    jobs = [(t, pair, dets) for pair, dets in frames for t in
+            [e["text"] for e in expressions if e["image"] == pair.pair_id]]
+
+    job_order = iter(range(10 ** 9))
+
+    def refer_one() -> None:
+        text, pair, dets = jobs[next(job_order) % len(jobs)]
+        referrer.refer(text, dets, pair.size, thermal=pair.ir)
+
+    refer = _time(refer_one, args.runs)
+    n_det = np.mean([len(d) for _, d in frames])
+    rows = [f"| sentence encoder load (once per process) | {load_s * 1000:.0f} | – | – | 1 |",
+            f"| parse a new text (encoder loaded) | {_stats(parse)} |",
+            f"| refer one frame, cached text, GT instances (mean {n_det:.1f}/frame), incl. mask | {_stats(refer)} |"]
+    if args.detector:
+        runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
+        source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root)
+        fused = {p.pair_id: source.fusion.fuse(p.ir, p.vis) for p in pairs} if source.fusion else {}
+        image_of = {p.pair_id: fused.get(p.pair_id, p.vis if args.input != "infrared"
+                                         else np.repeat(p.ir[:, :, None], 3, axis=2)) for p in pairs}
+        for p in pairs[:2]:
+            source.detector.detect(image_of[p.pair_id])  # warm-up
+        counter = iter(range(10 ** 9))
+        dets_cache: dict[str, list] = {}
+
+        def detect_one() -> None:
+            p = pairs[next(counter) % len(pairs)]
+            dets_cache[p.pair_id] = source.detector.detect(image_of[p.pair_id])
+
+        detect = _time(detect_one, args.detector_runs)
+        counter2 = iter(range(10 ** 9))
+
+        def both() -> None:
+            p = pairs[next(counter2) % len(pairs)]
+            dets = source.detector.detect(image_of[p.pair_id])
+            text = next(e["text"] for e in expressions if e["image"] == p.pair_id)
+            referrer.refer(text, dets, p.size, thermal=p.ir)
+
+        combined = _time(both, args.detector_runs)
+        rows.append(f"| {args.detector} on the {args.input} frame | {_stats(detect)} |")
+        rows.append(f"| {args.detector} + referring (cached text) | {_stats(combined)} |")
+        if source.fusion is not None:
+            fuse = _time(lambda: source.fusion.fuse(pairs[0].ir, pairs[0].vis), max(5, args.detector_runs // 2))
+            rows.append(f"| (for reference) RisFuseNet fusion of the frame | {_stats(fuse)} |")
+    header = (f"Referring cost on {len(pairs)} MSRS frames ({pairs[0].size[0]}x{pairs[0].size[1]}) with "
+              f"{len(set(texts))} texts from {path.name}; {platform.machine()}, {os.cpu_count()} CPUs visible, "
+              f"torch/onnxruntime threads {args.threads}.")
+    table = "\n".join(["| step | median ms | p90 ms | max ms | runs |", "|---|---|---|---|---|", *rows])
+    print(header + "\n\n" + table)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench_refer.md").write_text(f"# Referring speed\n\n{header}\n\n{table}\n", encoding="utf-8")
+    return 0

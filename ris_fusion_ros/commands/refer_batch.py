@@ -1,0 +1,71 @@
+"""``ris-fusion refer-batch``: referring segmentation for every expression of a JSON file.
+
+Writes ``OUT/predictions.json`` (aligned with the input: index, boxes of the selected
+instances, empty, score, explanation) and ``OUT/masks/<index>.png`` (0/255).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..core.data import open_dataset
+from ..core.fusion import RuntimeOptions
+from ..core.referring import Referrer
+from ..core.referring.batch import INPUTS, INSTANCE_SOURCES, InstanceSource, run_batch
+from ..core.referring.expressions import load_expressions
+from .arguments import add_data_args, add_runtime_args
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the instances come from (shared with ``eval refer``)."""
+    add_data_args(parser, dataset_default="msrs")
+    parser.add_argument("--expressions", required=True, help="JSON list of {image, text[, boxes, type]}")
+    parser.add_argument("--instances", choices=INSTANCE_SOURCES, default="detector",
+                        help="detector (default) or gt: ground-truth boxes of the data set as instances")
+    parser.add_argument("--detector", default="yolov5n-seg",
+                        help="yolov5n-seg (default, instance masks), yolov5n, yolox-nano or an .onnx file")
+    parser.add_argument("--input", choices=INPUTS, default="fused",
+                        help="image the detector sees: fused (RisFuseNet, default), visible or infrared")
+    parser.add_argument("--conf", type=float, help="detector confidence floor (default: the detector's, 0.25)")
+    parser.add_argument("--limit", type=int, help="only the first N expressions (quick checks)")
+    add_runtime_args(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+    parser.add_argument("--out", required=True, help="output folder (predictions.json, masks/)")
+
+
+def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], list[dict], str]:
+    """Expressions, aligned predictions and a one-line description of the run."""
+    expressions = load_expressions(args.expressions)
+    if args.limit is not None:
+        expressions = expressions[:args.limit]
+    dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
+    runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
+    source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, args.conf)
+    referrer = Referrer()
+    start = time.perf_counter()
+    progress = None if args.no_progress else (lambda items: tqdm(items, desc="refer", unit="image"))
+    predictions = run_batch(dataset, expressions, referrer, source, out, progress)
+    seconds = time.perf_counter() - start
+    images = len({e["image"] for e in expressions})
+    description = (f"{len(expressions)} expressions on {images} images of {dataset.root}; instances: "
+                   f"{source.describe()}; {seconds:.1f} s")
+    return expressions, predictions, description
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _, predictions, description = predict(args, out)
+    (out / "predictions.json").write_text(json.dumps(predictions, indent=1), encoding="utf-8")
+    empty = sum(p["empty"] for p in predictions)
+    print(f"{description}\n{empty} no-match, {len(predictions) - empty} with a selection; "
+          f"wrote {out / 'predictions.json'} and {out / 'masks'}/")
+    return 0

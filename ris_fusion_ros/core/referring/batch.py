@@ -1,0 +1,162 @@
+"""Running the referring step over an expression file, and scoring it against ground truth.
+
+Shared by ``ris-fusion refer-batch`` (predictions + masks), ``eval refer`` (scores) and the tests.
+Each image is read, fused and detected once, whatever the number of expressions on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import PairDataset, write_image
+from ..data.datasets import Pair
+from ..detection.types import Detection
+from ..errors import ConfigError, DataError
+from .instances import detections_from_boxes
+from .lexicon import COCO_CLASSES
+from .metrics import Scored, box_union_iou, summarise
+from .referrer import Referrer
+
+INSTANCE_SOURCES = ("gt", "detector")
+INPUTS = ("fused", "visible", "infrared")
+#: Road-scene COCO classes kept from the detector (the referring words cover these).
+ROAD_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+@dataclass
+class InstanceSource:
+    """Gives the detections of one pair: ground-truth boxes, or a detector on the chosen input."""
+
+    kind: str = "gt"
+    detector: Any = None
+    fusion: Any = None
+    input: str = "fused"
+
+    @classmethod
+    def create(cls, kind: str, detector_name: str = "yolov5n-seg", input_kind: str = "fused", runtime: Any = None,
+               shared: str | None = None, conf: float | None = None) -> InstanceSource:
+        if kind not in INSTANCE_SOURCES:
+            raise ConfigError(f"--instances must be one of {', '.join(INSTANCE_SOURCES)}, got '{kind}'")
+        if input_kind not in INPUTS:
+            raise ConfigError(f"--input must be one of {', '.join(INPUTS)}, got '{input_kind}'")
+        if kind == "gt":
+            return cls("gt", input=input_kind)
+        from ..detection import create_detector
+
+        keep = [COCO_CLASSES.index(c) for c in ROAD_CLASSES]
+        options: dict[str, Any] = {"classes": keep}
+        if conf is not None:
+            options["conf"] = conf
+        detector = create_detector(detector_name, runtime, shared, **options)
+        fusion = None
+        if input_kind == "fused":
+            from ..fusion import create_method
+
+            fusion = create_method("risfusenet", runtime) if runtime is not None else create_method("risfusenet")
+        return cls("detector", detector, fusion, input_kind)
+
+    def describe(self) -> str:
+        if self.kind == "gt":
+            return "ground-truth boxes (labels/fusion)"
+        return f"{self.detector.name} on the {self.input} image"
+
+    def __call__(self, pair: Pair, class_names: list[str]) -> list[Detection]:
+        if self.kind == "gt":
+            return detections_from_boxes(pair.boxes, class_names)
+        if self.input == "fused":
+            image = self.fusion.fuse(pair.ir, pair.vis)
+        elif self.input == "visible":
+            image = pair.vis
+        else:
+            image = np.repeat(pair.ir[:, :, None], 3, axis=2)
+        return self.detector.detect(image)
+
+
+def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer: Referrer, source: InstanceSource,
+              out: Path | None = None, progress: Callable[[Iterable], Iterable] | None = None
+              ) -> list[dict[str, Any]]:
+    """Predictions aligned with ``expressions``; masks written to ``out/masks/<index>.png`` if given."""
+    records = {r.pair_id: r for r in dataset.records}
+    by_image: dict[str, list[int]] = defaultdict(list)
+    for index, entry in enumerate(expressions):
+        if entry["image"] not in records:
+            raise DataError(f"expression {index} names image '{entry['image']}', which is not in {dataset.root}"
+                            + (f" (split {dataset.split_path})" if dataset.split_path else ""))
+        by_image[entry["image"]].append(index)
+    if out is not None:
+        (out / "masks").mkdir(parents=True, exist_ok=True)
+    predictions: list[dict[str, Any] | None] = [None] * len(expressions)
+    images = list(by_image.items())
+    for pair_id, indices in (progress(images) if progress else images):
+        pair = dataset.load(records[pair_id])
+        detections = source(pair, dataset.class_names)
+        for index in indices:
+            selection = referrer.refer(expressions[index]["text"], detections, pair.size, thermal=pair.ir)
+            boxes = [[round(float(v), 2) for v in detections[i].box] for i in selection.selected]
+            predictions[index] = {
+                "index": index, "image": pair_id, "text": expressions[index]["text"], "boxes": boxes,
+                "classes": [detections[i].class_name for i in selection.selected],
+                "empty": selection.no_match, "score": round(selection.score, 4),
+                "explanation": selection.explanation, "size": list(pair.size),
+                "instances": len(detections),
+            }
+            if out is not None:
+                write_image(out / "masks" / f"{index}.png", selection.mask)
+    return [p for p in predictions if p is not None]
+
+
+def score(expressions: list[dict[str, Any]], predictions: list[dict[str, Any]]
+          ) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
+    """Per-expression rows and the summary (overall and per ``type``); needs ``boxes`` in every expression."""
+    if len(predictions) != len(expressions):
+        raise DataError(f"{len(predictions)} predictions for {len(expressions)} expressions; they must align")
+    rows, scored = [], []
+    for index, (entry, pred) in enumerate(zip(expressions, predictions, strict=True)):
+        if "boxes" not in entry:
+            raise DataError(f"expression {index} ({entry['text']!r}) has no ground-truth 'boxes' to score against")
+        if pred.get("index", index) != index:
+            raise DataError(f"prediction {index} has index {pred.get('index')}; predictions must align with the input")
+        truth = entry["boxes"]
+        iou = box_union_iou(pred["boxes"], truth, tuple(pred.get("size", (0, 0))))
+        item = Scored(entry.get("type", "all"), iou, not truth, bool(pred["empty"]))
+        scored.append(item)
+        rows.append({"index": index, "image": entry["image"], "type": item.kind, "text": entry["text"],
+                     "iou": round(iou, 4), "correct": item.correct, "truth_empty": item.truth_empty,
+                     "pred_empty": item.pred_empty, "explanation": pred.get("explanation", "")})
+    return rows, summarise(scored)
+
+
+def markdown_summary(summary: dict[str, dict[str, float]]) -> str:
+    """Overall row first, then one row per expression type."""
+
+    def fmt(value: float) -> str:
+        return "–" if value != value else f"{value:.3f}"
+
+    lines = ["| type | n | with target | acc@0.5 | acc@0.5 (with target) | mIoU | no-match acc | false no-match |",
+             "|---|---|---|---|---|---|---|---|"]
+    for kind, f in summary.items():
+        label = f"**{kind}**" if kind == "overall" else kind
+        lines.append(f"| {label} | {f['n']} | {f['n_target']} | {fmt(f['acc50'])} | {fmt(f['acc50_target'])} | "
+                     f"{fmt(f['miou'])} | {fmt(f['no_match_acc'])} | {fmt(f['false_no_match'])} |")
+    return "\n".join(lines)
+
+
+def write_scores(out: Path, rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], header: str) -> str:
+    """per_expression.csv, summary.json and report.md in ``out``; returns the markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "per_expression.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["index"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    text = f"# Referring evaluation\n\n{header}\n\n{markdown_summary(summary)}\n"
+    (out / "report.md").write_text(text, encoding="utf-8")
+    return text
