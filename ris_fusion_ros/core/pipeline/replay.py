@@ -96,7 +96,10 @@ class Replayer:
         try:
             log_ns = 0
             for topic, _msgtype, log_ns, msg in bag.read_messages(self.in_bag, wanted):
-                bag_start = log_ns if bag_start is None else bag_start
+                if bag_start is None:
+                    bag_start = log_ns
+                    if self.pipeline.text.text:  # a text set before the replay (--text) is the first active text
+                        self._record_text(self.pipeline.text.text, log_ns)
                 while schedule and bag_start + round(schedule[0][0] * 1e9) <= log_ns:
                     at, text = schedule.pop(0)
                     self._set_text(text, bag_start + round(at * 1e9))
@@ -125,9 +128,13 @@ class Replayer:
 
     def _set_text(self, text: str, log_ns: int) -> None:
         update = self.pipeline.set_text(text)
-        if update.accepted and self._writer is not None:
-            self._writer.write("/referring_segmentation_node/active_text", "std_msgs/msg/String",
-                               bag.string(update.active), log_ns)
+        if update.accepted:
+            self._record_text(update.active, log_ns)
+
+    def _record_text(self, text: str, log_ns: int) -> None:
+        if self._writer is not None:
+            self._writer.write("/referring_segmentation_node/active_text", "std_msgs/msg/String", bag.string(text),
+                               log_ns)
 
     # ----------------------------------------------------------------- outputs
     def _emit(self, result: FrameResult, log_ns: int) -> None:
