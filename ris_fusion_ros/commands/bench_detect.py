@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per detector (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    parser.add_argument("--imgsz", type=int, help="letterbox size of dynamic-size models (default 640)")
     add_runtime_args(parser)
 
 
@@ -39,21 +40,23 @@ def time_detector(detector, image: np.ndarray, runs: int, warmup: int) -> dict[s
         detections = detector.detect(image)
         times.append((time.perf_counter() - start) * 1000.0)
     ordered = sorted(times)
+    fed_h, fed_w = detector.predict(image).letterbox.input_hw
     return {"median": statistics.median(times), "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
-            "min": ordered[0], "detections": len(detections)}
+            "min": ordered[0], "detections": len(detections), "fed": f"{fed_w}x{fed_h}"}
 
 
 def run(args: argparse.Namespace) -> int:
     width, height = parse_size(args.size)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
     _, vis, source = benchmark_frame(width, height, args.shared_root)
-    lines = ["| detector | backend | threads | input | median ms | p90 ms | min ms | detections |",
+    lines = ["| detector | backend | threads | model input (this frame) | median ms | p90 ms | min ms | detections |",
              "|---|---|---|---|---|---|---|---|"]
     for name in (n.strip() for n in args.detectors.split(",") if n.strip()):
-        detector = create_detector(name, runtime, shared=args.shared_root)
+        options = {"imgsz": args.imgsz} if args.imgsz and not name.startswith("yolox") else {}
+        detector = create_detector(name, runtime, shared=args.shared_root, **options)
         info = detector.info()
         t = time_detector(detector, vis, args.runs, args.warmup)
-        lines.append(f"| {info['model']} | {info['backend']} | {info.get('threads', '')} | {info['input_size']} | "
+        lines.append(f"| {info['model']} | {info['backend']} | {info.get('threads', '')} | {t['fed']} | "
                      f"{t['median']:.1f} | {t['p90']:.1f} | {t['min']:.1f} | {t['detections']} |")
         detector.close()
     print(f"Detector latency on {source} (visible), one `detect` call (letterbox + inference + decode + NMS + "
