@@ -41,6 +41,7 @@ from ris_fusion_ros.core.pipeline import stages  # noqa: E402
 from ris_fusion_ros.core.pipeline.stages import DetectionStage  # noqa: E402
 from ris_fusion_ros.nodes.detection_node import DetectionNode  # noqa: E402
 from ris_fusion_ros.nodes.frame_node import SharedDetection  # noqa: E402
+from ris_fusion_ros.nodes.fusion_node import PARAMS as FUSION_PARAMS  # noqa: E402
 from ris_fusion_ros.nodes.fusion_node import FusionNode  # noqa: E402
 from ris_fusion_ros.nodes.referring_node import ReferringNode  # noqa: E402
 
@@ -122,10 +123,9 @@ class Graph:
         shared = SharedDetection(DetectionStage(HotBoxDetector(), 0.25))
         self.nodes = {}
         if "fusion" in nodes:
-            self.nodes["fusion"] = FusionNode(context=ctx, namespace=self.ns, parameter_overrides=overrides(
-                ("fusion_method", "diagnostics_period_seconds", "thermal_normalization", "thermal_min",
-                 "thermal_max")))
-        frame_keys = ("diagnostics_period_seconds", "detector", "default_text", "max_text_length", "publish_overlay")
+            self.nodes["fusion"] = FusionNode(context=ctx, namespace=self.ns,
+                                              parameter_overrides=overrides({p.name for p in FUSION_PARAMS}))
+        frame_keys = {p.name for p in ReferringNode.PARAMS}
         if "detection" in nodes:
             self.nodes["detection"] = DetectionNode(context=ctx, namespace=self.ns, shared_detection=shared,
                                                     parameter_overrides=overrides(frame_keys))
