@@ -50,7 +50,10 @@ COMMANDS: tuple[Command, ...] = (
             description="Fuse every pair with each method and write per_image.csv, summary.csv, report.md "
                         "and summary.png to --out."),
     Command(("eval", "control"), "eval_control", "inclination and region control of a fusion network"),
+    Command(("eval", "edit"), "eval_edit", "TeRF-Table-2-style results of the text-commanded edits"),
     Command(("bench", "fusion"), "bench_fusion", "per-frame latency of fusion methods"),
+    Command(("bench", "edit"), "bench_edit", "per-frame cost of text-commanded edits"),
+    Command(("edit",), "edit", "fuse one pair and apply a text command (e.g. 'brighten the person')"),
     Command(("refer-batch",), "refer_batch", "referring segmentation for every expression of a JSON file"),
     Command(("eval", "refer"), "eval_refer", "referring accuracy@0.5, mIoU and no-match accuracy per expression type"),
     Command(("bench", "refer"), "bench_refer", "per-frame cost of the referring step and of text parsing"),
