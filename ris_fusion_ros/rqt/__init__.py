@@ -1,0 +1,1 @@
+"""rqt plugin for operators: send a referring text, see the active target, history, clear."""
