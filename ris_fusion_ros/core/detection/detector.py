@@ -179,18 +179,28 @@ def weights_dir(shared: str | None = None) -> Path:
 
 
 def _yolov5_artifacts(weights: Path, onnx: bool):
+    """Backend artifacts and class names; with the ONNX file already cached, torch is not even imported."""
     from ...backends import ModelArtifacts
-    from .export import INPUT_NAME, export_yolov5, output_names
+    from .export import INPUT_NAME, cached_onnx_path, export_yolov5
     from .yolov5 import build_yolov5, load_checkpoint
 
-    ckpt = load_checkpoint(weights)
-    segmentation = bool(ckpt.get("nm"))
+    if not weights.is_file():
+        raise ConfigError(f"detector weights not found: {weights} (see <shared>/weights/detectors/NOTES.md)")
+    onnx_path = cached_onnx_path(weights) if onnx else None
+    if onnx_path is not None and onnx_path.is_file():
+        header = read_onnx_header(onnx_path)
+        outputs, names = list(header.output_names), parse_names(header.metadata["names"])
+    else:
+        ckpt = load_checkpoint(weights)
+        outputs = ["output0", "output1"] if ckpt.get("nm") else ["output0"]
+        names = [str(n) for n in ckpt["names"]]
+        if onnx_path is not None:
+            onnx_path = export_yolov5(weights)
     profile = {INPUT_NAME: ((1, 3, 32, 32), (1, 3, 480, 640), (1, 3, 1280, 1280))}
-    artifacts = ModelArtifacts(weights.stem, [INPUT_NAME], output_names(segmentation),
-                               onnx_path=export_yolov5(weights) if onnx else None,
+    artifacts = ModelArtifacts(weights.stem, [INPUT_NAME], outputs, onnx_path=onnx_path,
                                torch_factory=functools.partial(build_yolov5, weights),
                                dynamic_shape_profile=profile)
-    return artifacts, [str(n) for n in ckpt["names"]]
+    return artifacts, names
 
 
 def create_detector(name: str, runtime: Any = None, shared: str | None = None, **options: Any) -> Detector:
