@@ -303,12 +303,14 @@ def test_bad_frames_are_diagnosed_and_the_next_good_frame_is_processed(ctx):
         graph.start()
         good = np.zeros((H, W, 3), np.uint8)
         good[ROWS, COLS] = 255
+        node = graph.nodes["detection"]
         graph.fused_pub.publish(stamp(Image(**array_to_image_fields(good[:, :, 0].astype(np.uint16), "16UC1")),
                                       5.0, "cam"))  # wrong encoding
+        assert graph.spin_until(lambda: node._bad["image_encoding"] == 1)  # (newest-frame worker: one at a time)
         truncated = stamp(Image(**array_to_image_fields(good, "rgb8")), 5.1, "cam")
         truncated.data = bytes(truncated.data)[:100]  # data shorter than height * step
         graph.fused_pub.publish(truncated)
-        graph.spin_until(lambda: False, 0.3)
+        assert graph.spin_until(lambda: node._bad["image_data"] == 1)
         graph.fused_pub.publish(stamp(Image(**array_to_image_fields(good, "rgb8")), 6.0, "cam"))
         assert graph.spin_until(lambda: len(graph.got["det"]) == 1)
         graph.fused_pub.publish(stamp(Image(**array_to_image_fields(good, "rgb8")), 5.5, "cam"))  # backwards
