@@ -1,0 +1,121 @@
+"""refer-batch / eval refer end to end on real MSRS pairs, expression files, and the generalisation
+check: the hand-written held-out set (validation images only, written before the parser) scored
+with ground-truth instances must stay above a floor."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ris_fusion_ros.cli import main
+from ris_fusion_ros.core.data import open_dataset
+from ris_fusion_ros.core.errors import DataError
+from ris_fusion_ros.core.referring import Referrer
+from ris_fusion_ros.core.referring.batch import InstanceSource, run_batch, score
+from ris_fusion_ros.core.referring.expressions import is_validation_image, load_expressions
+
+REPO = Path(__file__).resolve().parents[1]
+EXPRESSIONS = REPO / "data" / "expressions"
+
+
+@pytest.fixture(scope="module")
+def msrs(shared_root):
+    return open_dataset("msrs", shared=shared_root)
+
+
+def test_heldout_generalisation_floor_with_gt_instances(msrs):
+    heldout = load_expressions(EXPRESSIONS / "heldout.json")
+    assert len(heldout) >= 180 and sum(not e["boxes"] for e in heldout) >= 30
+    predictions = run_batch(msrs, heldout, Referrer(), InstanceSource.create("gt"))
+    _, summary = score(heldout, predictions)
+    overall = summary["overall"]
+    assert overall["acc50_target"] >= 0.85, summary
+    assert overall["no_match_acc"] >= 0.9, summary
+    for kind in ("category", "spatial", "ordinal", "distance", "relation", "group", "thermal", "all"):
+        assert summary[kind]["acc50"] >= 0.7, (kind, summary[kind])
+
+
+def test_heldout_and_training_images_are_disjoint():
+    heldout = load_expressions(EXPRESSIONS / "heldout.json")
+    train = load_expressions(EXPRESSIONS / "train.json")
+    assert all(is_validation_image(e["image"]) for e in heldout)
+    assert not any(is_validation_image(e["image"]) for e in train)
+    assert not {e["image"] for e in heldout} & {e["image"] for e in train}
+
+
+def _copy_msrs_subset(msrs, root: Path, ids: list[str]) -> Path:
+    """A tiny folder of the MSRS layout (proves the commands work on any such folder)."""
+    for sub in ("ir", "vi", "labels/fusion"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copy(msrs.root / "labels" / "classes.txt", root / "labels" / "classes.txt")
+    for record in msrs.records:
+        if record.pair_id in ids:
+            shutil.copy(record.ir_path, root / "ir" / record.ir_path.name)
+            shutil.copy(record.vi_path, root / "vi" / record.vi_path.name)
+            shutil.copy(record.label_path, root / "labels" / "fusion" / record.label_path.name)
+    return root
+
+
+def test_refer_batch_and_eval_refer_end_to_end(msrs, shared_root, tmp_path, capsys):
+    ids = ["00008N", "00591D", "01555D"]
+    root = _copy_msrs_subset(msrs, tmp_path / "msrs_copy", ids)
+    heldout = [e for e in load_expressions(EXPRESSIONS / "heldout.json") if e["image"] in ids]
+    heldout.append({"image": "00008N", "text": "the leftmost person", "extra": "ignored"})  # no ground truth
+    expressions = tmp_path / "expr.json"
+    expressions.write_text(json.dumps(heldout))
+    out = tmp_path / "batch"
+    assert main(["refer-batch", "--dataset", "msrs", "--data-root", str(root), "--expressions", str(expressions),
+                 "--instances", "gt", "--out", str(out), "--no-progress"]) == 0
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert [p["index"] for p in predictions] == list(range(len(heldout)))
+    for entry, pred in zip(heldout, predictions, strict=True):
+        mask = np.asarray(Image.open(out / "masks" / f"{pred['index']}.png"))
+        assert mask.shape == (480, 640) and set(np.unique(mask)) <= {0, 255}
+        assert pred["empty"] == (not mask.any())
+        if "boxes" in entry:
+            assert pred["empty"] == (not entry["boxes"])
+    last = predictions[-1]
+    assert last["classes"] == ["person"] and last["boxes"][0][0] < 80  # person at x 72-86 is the leftmost
+    # eval refer refuses the entry without ground truth, then scores the rest
+    capsys.readouterr()
+    assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--instances", "gt",
+                 "--out", str(tmp_path / "eval0"), "--predictions", str(out / "predictions.json")]) == 2
+    assert "no ground-truth 'boxes'" in capsys.readouterr().err
+    expressions.write_text(json.dumps(heldout[:-1]))
+    capsys.readouterr()
+    assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--instances", "gt",
+                 "--out", str(tmp_path / "eval"), "--no-progress"]) == 0
+    report = capsys.readouterr().out
+    assert "| **overall** |" in report and "no-match acc" in report
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    assert summary["overall"]["n"] == len(heldout) - 1
+    assert summary["overall"]["acc50"] >= 0.85
+    assert (tmp_path / "eval" / "per_expression.csv").read_text().count("\n") == len(heldout)
+
+
+def test_wrong_predictions_score_zero(msrs):
+    heldout = [e for e in load_expressions(EXPRESSIONS / "heldout.json") if e["image"] == "00008N"]
+    wrong = [{"index": i, "boxes": [] if e["boxes"] else [[0, 0, 5, 5]], "empty": bool(e["boxes"])}
+             for i, e in enumerate(heldout)]
+    _, summary = score(heldout, wrong)
+    assert summary["overall"]["acc50"] == 0.0
+
+
+def test_bad_expression_files_are_reported(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps([{"image": "00008N"}]))
+    with pytest.raises(DataError, match="entry 0: 'text'"):
+        load_expressions(path)
+    path.write_text(json.dumps([{"image": "00008N", "text": "x", "boxes": [[5, 5, 1, 1]]}]))
+    with pytest.raises(DataError, match="x2 <= x1"):
+        load_expressions(path)
+
+
+def test_unknown_image_is_named(msrs, tmp_path):
+    with pytest.raises(DataError, match="'99999X'"):
+        run_batch(msrs, [{"image": "99999X", "text": "the car"}], Referrer(), InstanceSource.create("gt"))
