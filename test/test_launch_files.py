@@ -107,3 +107,49 @@ def test_graph_starts_without_launch_from_the_yaml_and_stops_cleanly_on_sigint(t
             proc.kill()
     assert proc.returncode == 0, "".join(lines) + out
     assert "Traceback" not in "".join(lines) + out
+
+
+def _node_topics() -> set[str]:
+    from ris_fusion_ros.nodes import detection_node, frame_node, fusion_node, referring_node
+
+    names = {fusion_node.FUSED_TOPIC, fusion_node.FUSED_INFO_TOPIC, detection_node.OVERLAY_TOPIC,
+             detection_node.MARKERS_TOPIC, detection_node.DETECTIONS_TOPIC, referring_node.MASK_TOPIC,
+             referring_node.RESULT_TOPIC, referring_node.OVERLAY_TOPIC, referring_node.MARKERS_TOPIC,
+             referring_node.TEXT_TOPIC, frame_node.DIAGNOSTICS_TOPIC.lstrip("/"),
+             f"{referring_node.NODE_NAME}/active_text"}
+    return {"/" + n for n in names}
+
+
+def test_foxglove_layout_publishes_text_and_shows_the_node_topics():
+    import json
+
+    layout = json.loads((REPO / "foxglove" / "ris_fusion_layout.json").read_text())
+    panels = layout["configById"]
+    publish = [c for k, c in panels.items() if k.startswith("Publish!")]
+    assert publish and publish[0]["topicName"] == "/referring_text" and publish[0]["datatype"] == "std_msgs/msg/String"
+    images = {c["imageMode"]["imageTopic"] for k, c in panels.items() if k.startswith("Image!")}
+    assert images >= {"/fused/image", "/referring/overlay", "/detections/overlay", "/referring/mask"}
+    assert images <= _node_topics()
+    placed = json.dumps(layout["layout"])
+    assert all(key in placed for key in panels), "a configured panel is not placed in the layout"
+
+
+def test_rviz_config_shows_images_and_marker_arrays_of_the_nodes():
+    config = yaml.safe_load((REPO / "rviz" / "ris_fusion.rviz").read_text())
+    displays = config["Visualization Manager"]["Displays"]
+    by_class: dict[str, set[str]] = {}
+    for display in displays:
+        by_class.setdefault(display["Class"], set()).add(display["Topic"]["Value"])
+    assert by_class["rviz_default_plugins/Image"] >= {"/fused/image", "/referring/overlay", "/detections/overlay"}
+    assert by_class["rviz_default_plugins/MarkerArray"] == {"/detections/markers", "/referring/markers"}
+    assert set().union(*by_class.values()) <= _node_topics()
+
+
+def test_rqt_plugin_xml_names_the_plugin_class():
+    import xml.etree.ElementTree as ET
+
+    cls = ET.parse(REPO / "plugin.xml").getroot().find("class")
+    module, _, name = cls.get("type").rpartition(".")
+    assert (REPO / (module.replace(".", "/") + ".py")).is_file()
+    assert f"class {name}(Plugin)" in (REPO / (module.replace(".", "/") + ".py")).read_text()
+    assert 'plugin="${prefix}/plugin.xml"' in (REPO / "package.xml").read_text()
