@@ -83,6 +83,10 @@ def test_replay_pairs_equal_what_make_bag_injected_and_outputs_keep_source_stamp
     dets = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/detections"})]
     assert [bagio_stamp(m) for m in dets] == out_stamps
     assert all(len(m.detections) == 1 and m.detections[0].bbox.size_y == 12.0 for m in dets)
+    diags = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/diagnostics"})]
+    assert len(diags) >= 3  # about one per second of bag time (3 s here) and one at the end
+    last = {kv.key: kv.value for kv in diags[-1].status[0].values}
+    assert last["pairs"] == str(manifest.expected_pairs) and last["rgb_unmatched"] == str(len(manifest.thermal_dropped))
     assert len(json.loads((tmp_path / "in" / "ris_fusion_manifest.json").read_text())["pair_ids"]) == 90
 
 

@@ -84,7 +84,7 @@ class Replayer:
         self.stats = ReplayStats()
         self._writer: bag.BagWriter | None = None
         self._camera_info: Any = None
-        self._vis_for_metrics: dict[int, np.ndarray] = {}
+        self._next_diag_ns: int | None = None
 
     # ----------------------------------------------------------------- run
     def run(self) -> ReplayStats:
@@ -114,10 +114,13 @@ class Replayer:
                         self._emit(result, log_ns)
                 if self.stats.messages_in % 50 == 0:
                     self.stats.rss_mb.append((self.stats.messages_in, rss_mb()))
+                if self._next_diag_ns is None or log_ns >= self._next_diag_ns:
+                    self._write_diagnostics(log_ns)
                 if self.progress is not None:
                     self.progress(1)
             for result in self.pipeline.flush():
                 self._emit(result, log_ns)
+            self._write_diagnostics(log_ns)
             self.stats.rss_mb.append((self.stats.messages_in, rss_mb()))
         finally:
             if self._writer is not None:
@@ -135,6 +138,30 @@ class Replayer:
         if self._writer is not None:
             self._writer.write("/referring_segmentation_node/active_text", "std_msgs/msg/String", bag.string(text),
                                log_ns)
+
+    def _write_diagnostics(self, log_ns: int) -> None:
+        """Once per second of bag time: the counters the nodes put in /diagnostics (processing time here)."""
+        self._next_diag_ns = log_ns + 1_000_000_000
+        if self._writer is None:
+            return
+        t = bag.typestore().types
+        sync = self.pipeline.sync_stats
+        total = self.stats.timings_ms.get("total", [])[-200:]
+        p50, p99 = (float(v) for v in np.percentile(total, [50, 99])) if total else (float("nan"),) * 2
+        values = [("frames", self.stats.frames), ("pairs", sync.pairs), ("processing_p50_ms", f"{p50:.3f}"),
+                  ("processing_p99_ms", f"{p99:.3f}")]
+        for name in ("thermal", "rgb"):
+            s = getattr(sync, name)
+            values += [(f"{name}_received", s.received), (f"{name}_dropped", s.dropped),
+                       (f"{name}_unmatched", s.unmatched), (f"{name}_backwards", s.backwards)]
+        values += [(f"bad_input.{k}", v) for k, v in sorted(self.pipeline.bad.items())]
+        bad = bool(self.pipeline.bad)
+        key_values = [t["diagnostic_msgs/msg/KeyValue"](key=k, value=str(v)) for k, v in values]
+        status = t["diagnostic_msgs/msg/DiagnosticStatus"](
+            level=1 if bad else 0, name="ris-fusion replay: pipeline", message="bad input" if bad else "replaying",
+            hardware_id="ris_fusion", values=key_values)
+        array = t["diagnostic_msgs/msg/DiagnosticArray"](header=bag.header(log_ns, ""), status=[status])
+        self._writer.write("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", array, log_ns)
 
     # ----------------------------------------------------------------- outputs
     def _emit(self, result: FrameResult, log_ns: int) -> None:
