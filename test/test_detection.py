@@ -113,6 +113,7 @@ def test_resolve_layout_from_shapes():
     assert resolve_layout([(1, 32, 160, 160), (1, 38, 8400)], hw) == Layout("yolov8", 2, 32, 1, 0)
     assert resolve_layout([(1, 3549, 85)], (416, 416)) == Layout("yolox", 80)
     assert resolve_layout([(1, 18900, 85)], (480, 640)).kind == "yolov5"
+    assert resolve_layout([(1, 100, 84)], (64, 64)) == Layout("yolov8", 96)  # more channels than rows
     with pytest.raises(ConfigError, match="cannot recognise"):
         resolve_layout([(1, 300, 6)], hw)
     with pytest.raises(ConfigError, match="unsupported"):

@@ -91,7 +91,7 @@ def resolve_layout(shapes: Sequence[Sequence[int]], input_hw: tuple[int, int], h
             raise ConfigError(f"cannot recognise the detector output layout {described} for a "
                               f"{input_hw[1]}x{input_hw[0]} input ({cells} grid cells at strides 8/16/32); "
                               f"pass layout= one of {', '.join(LAYOUTS)}")
-    values = min(a, b) if kind == "yolov8" else b
+    values = a if kind == "yolov8" else b
     nc = values - (4 if kind == "yolov8" else 5) - nm
     if nc <= 0 or (kind == "yolox" and nm):
         raise ConfigError(f"detector outputs {described} do not fit the {kind} layout (class count {nc})")
@@ -126,7 +126,7 @@ def candidates(outputs: Sequence[np.ndarray], layout: Layout, input_hw: tuple[in
         raise ConfigError(f"detector prediction must have batch 1, got shape {list(pred.shape)}")
     nc, nm = layout.nc, layout.nm
     if layout.kind == "yolov8":
-        chans = pred[0] if pred.shape[1] < pred.shape[2] else pred[0].T  # (C, N)
+        chans = pred[0]  # (C, N): channels first, rows along the last axis
         cls = chans[4:4 + nc]
         best = cls.max(0)
         rows = np.nonzero(best > conf)[0]
