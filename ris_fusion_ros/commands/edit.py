@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.data.images import read_ir, read_visible, write_image
-from ..core.editing import EditSession
+from ..core.editing import OBJECTS, EditSession
 from ..core.errors import ConfigError
 from ..core.fusion import RuntimeOptions, create_method
 from .arguments import add_runtime_args
@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not phrase.strip():
             raise ConfigError(f"--mask must look like PHRASE=FILE, got '{item}'")
         phrase = phrase.strip().lower()
-        masks["__objects__" if phrase == "objects" else phrase] = read_ir(path)
-        masks[phrase] = masks.get(phrase, read_ir(path))
+        masks[phrase] = read_ir(path)
+        if phrase == "objects":  # the detected objects: "background" is their complement
+            masks[OBJECTS] = masks[phrase]
     session = EditSession(background=False)
     reply = session.command(args.command)
     print(reply.message)
