@@ -61,7 +61,6 @@ class _Denoiser:
     unit: DenoiseUnit | None = None
     thread: threading.Thread | None = None
     error: str = ""
-    requested: bool = True
 
 
 class EditSession:
@@ -146,19 +145,15 @@ class EditSession:
             return {"edits": self._describe(), "denoise": prep, "last_apply_ms": self.last_apply_ms}
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
-        """Block until every started adaptation has finished (for tests and offline evaluation)."""
+        """Block until every started adaptation has finished; True if all succeeded (for tests and
+        offline evaluation — a stream never needs to wait)."""
         deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                threads = [s.thread for s in self._denoisers.values() if s.thread is not None]
-                pending = [s for s in self._denoisers.values() if s.unit is None and not s.error]
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
-            if not pending or all(s.unit is not None or s.error for s in pending):
-                return not pending or all(s.unit is not None for s in pending)
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
+        with self._lock:
+            threads = [s.thread for s in self._denoisers.values() if s.thread is not None]
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            return all(s.unit is not None for s in self._denoisers.values() if s.thread is not None)
 
     # -- per frame ------------------------------------------------------------------------
 
