@@ -86,7 +86,7 @@ def run_live(pairs: list[tuple[np.ndarray, np.ndarray]], mode: str, seconds: flo
                     arrivals[key].append(time.monotonic())
         return callback
 
-    sensor = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+    sensor = reliable  # a reliable subscriber gets every frame the node publishes (best effort drops big images)
     node.create_subscription(Image, "fused/image", on_output("fused"), sensor)
     try:
         from vision_msgs.msg import Detection2DArray
