@@ -75,6 +75,8 @@ class EditSession:
         self._feather_fraction = feather_fraction
         self._background = background
         self._lock = threading.Lock()
+        self._frame_lock = threading.Lock()  # one frame at a time through the work buffers
+        self._buffers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.last_apply_ms = 0.0
 
     # -- commands -------------------------------------------------------------------------
@@ -202,14 +204,31 @@ class EditSession:
 
     def _apply_pixels(self, fused_rgb: np.ndarray, masks: MaskSource, start: float) -> np.ndarray:
         edits = self.edits
-        shape = fused_rgb.shape[:2]
         pixel_edits = [(t, axis, v) for (t, axis), v in edits.items() if axis != INCLINATION]
         if not pixel_edits:
             self.last_apply_ms = (time.perf_counter() - start) * 1000.0
             return fused_rgb
-        work = fused_rgb.astype(np.float32)
-        luma = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)  # BT.601, the project's LUMA_WEIGHTS
-        original = luma.copy()
+        with self._frame_lock:
+            out = self._edit_frame(fused_rgb, masks, pixel_edits)
+        self.last_apply_ms = (time.perf_counter() - start) * 1000.0
+        return out
+
+    def _frame_buffers(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Full-frame float work arrays, kept between frames: allocating ~12 MB per frame costs more
+        (fresh pages from the kernel) than the edits themselves."""
+        if self._buffers is None or self._buffers[1].shape != shape:
+            h, w = shape
+            self._buffers = (np.empty((h, w, 3), np.float32), np.empty((h, w), np.float32),
+                             np.empty((h, w), np.float32), np.empty((h, w, 3), np.float32))
+        return self._buffers
+
+    def _edit_frame(self, fused_rgb: np.ndarray, masks: MaskSource,
+                    pixel_edits: list[tuple[str, str, float]]) -> np.ndarray:
+        shape = fused_rgb.shape[:2]
+        work, luma, original, delta3 = self._frame_buffers(shape)
+        work[...] = fused_rgb
+        cv2.cvtColor(work, cv2.COLOR_RGB2GRAY, dst=luma)  # BT.601, the project's LUMA_WEIGHTS
+        np.copyto(original, luma)
         resolved = _Resolver(masks, shape, self._targets())
         feather = self._feather_px(shape)
         for target, axis, value in pixel_edits:
@@ -233,12 +252,11 @@ class EditSession:
             else:
                 edited = highlight_luma(region, work[rows, cols], value)
             luma[rows, cols] = edited if w is None else composite(region, edited, w)
-        delta = luma - original
+        delta = np.subtract(luma, original, out=luma)
         # Adding the same luminance change to R, G and B keeps the BT.601 chroma (B−Y, R−Y);
         # cv2.add rounds and saturates to uint8 in one pass.
-        out = cv2.add(work, cv2.merge((delta, delta, delta)), dtype=cv2.CV_8U)
-        self.last_apply_ms = (time.perf_counter() - start) * 1000.0
-        return out
+        cv2.merge((delta, delta, delta), dst=delta3)
+        return cv2.add(work, delta3, dtype=cv2.CV_8U)
 
     # -- helpers --------------------------------------------------------------------------
 
