@@ -49,8 +49,8 @@ def feathered_weight(mask: np.ndarray, feather_px: float | None = None) -> np.nd
         # only where it meets unmasked pixels, not at the frame border.
         sigma = feather_px / 2.0
         weight = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-        weight = np.clip(2.0 * weight - 1.0, 0.0, 1.0)
-        weight[~mask] = 0.0
+        weight = np.clip(2.0 * weight - 1.0, 0.0, 1.0, out=weight)
+        np.multiply(weight, mask, out=weight)  # outside concave corners the blur can exceed 0.5
     return weight
 
 
