@@ -159,7 +159,7 @@ class Graph:
     def diag(self, stage: str) -> list[tuple[int, dict]]:
         return [(level, values) for name, level, values in self.got["diag"] if name.endswith(f": {stage}")]
 
-    def spin_until(self, predicate: Callable[[], bool], timeout: float = 6.0) -> bool:
+    def spin_until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if predicate():

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 
 from ..core.errors import RisFusionError
@@ -32,6 +32,7 @@ from .common import (
     reliable_qos,
     sensor_qos,
 )
+from .worker_node import WorkerLifecycleNode
 
 FUSED_TOPIC = "fused/image"
 FUSED_INFO_TOPIC = "fused/camera_info"
@@ -87,7 +88,7 @@ class SharedDetection:
                 self._stage = None
 
 
-class FrameStageNode(LifecycleNode):
+class FrameStageNode(WorkerLifecycleNode):
     """Newest-frame worker over ``fused/image``; see the module docstring."""
 
     PARAMS: tuple[ParamSpec, ...] = DETECTOR_PARAMS + COMMON_PARAMS
@@ -210,29 +211,6 @@ class FrameStageNode(LifecycleNode):
         self._start_worker()
         return super().on_activate(state)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._drop_subscriptions()
-        self._stop_worker()
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._drop_subscriptions()
-        self._stop_worker()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        return self.on_cleanup(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.on_cleanup(state)
-        return TransitionCallbackReturn.SUCCESS
-
-    def destroy_node(self) -> None:
-        self._drop_subscriptions()
-        self._stop_worker()
-        super().destroy_node()
-
     def _release(self) -> None:
         if self._diag_timer is not None:
             self.destroy_timer(self._diag_timer)
@@ -243,15 +221,7 @@ class FrameStageNode(LifecycleNode):
         self._unload()
         self._reset_counters()
 
-    def _drop_subscriptions(self) -> None:
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        self._subs = []
-
     # ----------------------------------------------------------------- input and worker
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
-
     def _on_image(self, msg: Image) -> None:
         with self._wake:
             self._stale += self._pending is not None  # only the newest frame waits for the worker
@@ -263,15 +233,6 @@ class FrameStageNode(LifecycleNode):
         self._stop = False
         self._worker = threading.Thread(target=self._work, name=f"{self.STAGE_NAME}_worker", daemon=True)
         self._worker.start()
-
-    def _stop_worker(self) -> None:
-        with self._wake:
-            self._stop = True
-            self._pending = None
-            self._wake.notify_all()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(timeout=10.0)
-        self._worker = None
 
     def _work(self) -> None:
         while True:

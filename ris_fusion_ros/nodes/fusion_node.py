@@ -33,7 +33,7 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -56,6 +56,7 @@ from .common import (
     reliable_qos,
     sensor_qos,
 )
+from .worker_node import WorkerLifecycleNode
 
 NODE_NAME = "fusion_node"
 THERMAL_TOPIC = "thermal/image_raw"
@@ -102,7 +103,7 @@ _THERMAL_PARAMS = ("thermal_normalization", "thermal_min", "thermal_max", "therm
 _SYNC_PARAMS = ("sync_queue_size", "sync_slop_seconds", "thermal_offset_seconds", "stall_timeout_seconds")
 
 
-class FusionNode(LifecycleNode):
+class FusionNode(WorkerLifecycleNode):
     """Thermal + RGB -> fused RGB; see the module docstring for topics and lifecycle."""
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
@@ -211,34 +212,6 @@ class FusionNode(LifecycleNode):
         self._start_worker()
         return super().on_activate(state)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._drop_subscriptions()
-        self._stop_worker()
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._drop_subscriptions()
-        self._stop_worker()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        return self.on_cleanup(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.on_cleanup(state)
-        return TransitionCallbackReturn.SUCCESS
-
-    def destroy_node(self) -> None:
-        self._drop_subscriptions()
-        self._stop_worker()
-        super().destroy_node()
-
-    def _drop_subscriptions(self) -> None:
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        self._subs = []
-
     # ----------------------------------------------------------------- input
     def _bad_input(self, reason: str, exc: Exception | str) -> None:
         now = time.monotonic()
@@ -266,9 +239,6 @@ class FusionNode(LifecycleNode):
     def _on_rgb(self, msg: Image) -> None:
         self._decode("rgb", msg)
 
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
-
     def _push(self, stream: str, stamp_ns: int, payload: Any) -> None:
         sync = self._sync
         if sync is None:
@@ -288,15 +258,6 @@ class FusionNode(LifecycleNode):
         self._stop = False
         self._worker = threading.Thread(target=self._work, name="fusion_worker", daemon=True)
         self._worker.start()
-
-    def _stop_worker(self) -> None:
-        with self._wake:
-            self._stop = True
-            self._pending = None
-            self._wake.notify_all()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(timeout=10.0)
-        self._worker = None
 
     def _work(self) -> None:
         while True:

@@ -8,18 +8,10 @@ and the COCO-trained detectors share.
 
 from __future__ import annotations
 
-#: COCO-80 class names in index order (YOLOv5 / YOLOX naming).
-COCO_CLASSES: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase",
-    "scissors", "teddy bear", "hair drier", "toothbrush",
-)
+from ..detection.classes import COCO80
+
+#: COCO-80 class names in index order (YOLOv5 / YOLOX naming), the detectors' list.
+COCO_CLASSES: tuple[str, ...] = COCO80
 
 #: Category words of the training expressions -> the class names they cover, and whether plural.
 CATEGORY_WORDS: dict[str, tuple[tuple[str, ...], bool]] = {

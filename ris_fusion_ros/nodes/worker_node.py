@@ -1,0 +1,61 @@
+"""The lifecycle shell every processing node shares: one worker thread fed with the newest input,
+subscriptions made on activate and dropped on deactivate, everything released on cleanup.
+
+Subclasses create ``_subs``, ``_worker``, ``_wake`` (a Condition), ``_stop``, ``_pending`` and
+``_camera_info`` in ``__init__`` and implement ``_start_worker``, ``_work`` and ``_release``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from sensor_msgs.msg import CameraInfo
+
+
+class WorkerLifecycleNode(LifecycleNode):
+    """Lifecycle transitions and teardown shared by the fusion, detection and referring nodes."""
+
+    def _release(self) -> None:
+        """Free models, publishers and timers (on cleanup)."""
+        raise NotImplementedError
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._drop_subscriptions()
+        self._stop_worker()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._drop_subscriptions()
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self.on_cleanup(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.on_cleanup(state)
+        return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        self._drop_subscriptions()
+        self._stop_worker()
+        super().destroy_node()
+
+    def _drop_subscriptions(self) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs = []
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _stop_worker(self) -> None:
+        with self._wake:
+            self._stop = True
+            self._pending = None
+            self._wake.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=10.0)
+        self._worker = None
