@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssim-weight", type=float, default=0.1, help="SSIM loss weight (default 0.1)")
     parser.add_argument("--control-emphasis", type=float, default=0.0,
                         help="extra intensity weight per unit of |control| (default 0)")
+    parser.add_argument("--detail-gain", type=float, default=1.0,
+                        help="gradient target = strongest source gradient x this (default 1)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--text-probability", type=float, default=0.0,
                         help="share of crops with a text prompt, to train the text gate (default 0; "
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.fusion.ours.train import TrainConfig, train
 
     weights_cfg = FusionLossWeights(args.intensity_weight, args.gradient_weight, args.ssim_weight,
-                                    args.control_emphasis)
+                                    args.control_emphasis, args.detail_gain)
     config = TrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
                          threads=args.threads, width=args.width, loss=weights_cfg,
                          text_probability=args.text_probability, text_strength=args.text_strength,
