@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "max_text_length": 1024,
     "default_text": "",
     "use_thermal": True,
+    "feedback_strength": 0.0,  # referred mask of frame t -> fusion control of frame t+1; 0 = off, range [0, 1]
 }
 
 

@@ -129,6 +129,8 @@ class Pipeline:
             thermal = frame.ir if self.use_thermal else None
             result.selection = self.referring.refer(result.text, result.detections, (width, height), thermal)
             timings["referring"] = (time.perf_counter() - start) * 1e3
+            if self.fusion.feedback_strength > 0:  # live feedback: this frame's mask steers the next fusion
+                self.fusion.set_feedback(result.selection)
         timings["total"] = sum(timings.values())
         self.frames += 1
         return result

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..detection.types import Detection
 from ..errors import ConfigError, DataError
+from ..feedback import feedback_control, validate_strength
 from ..fusion import RuntimeOptions, create_method
 from ..io.image_codec import ImageFormatError, message_to_array, to_rgb8
 from ..io.registration import Registration
@@ -83,6 +84,8 @@ class FusionStage:
         self.normalizer = normalizer
         self.check_sizes = check_sizes
         self._lock = threading.Lock()  # the normaliser's smoothing state is sequential
+        self.feedback_strength = 0.0  # > 0: the last referred mask steers the next fusion (core.feedback)
+        self._feedback_mask: np.ndarray | None = None
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], warm_up: bool = True) -> FusionStage:
@@ -93,7 +96,32 @@ class FusionStage:
         method = create_method(values["fusion_method"], options)
         if warm_up:  # networks load lazily: fuse a tiny pair now so a bad backend/device fails here
             method.fuse(np.zeros((32, 32), np.uint8), np.zeros((32, 32, 3), np.uint8))
-        return cls(method, registration, ThermalNormalizer(thermal), check_sizes)
+        stage = cls(method, registration, ThermalNormalizer(thermal), check_sizes)
+        stage.set_feedback_strength(values.get("feedback_strength", 0.0))
+        return stage
+
+    def set_feedback_strength(self, strength: float) -> None:
+        """0 turns the feedback off; > 0 needs a method with a ``control`` input (ConfigError otherwise)."""
+        strength = validate_strength(strength)
+        if strength > 0 and "control" not in getattr(self.method, "conditioning", ()):
+            raise ConfigError(f"feedback_strength > 0 needs a fusion method with a control map (risfusenet); "
+                              f"{getattr(self.method, 'name', self.method)} has none")
+        self.feedback_strength = strength
+
+    def set_feedback(self, selection_or_mask: Any) -> None:
+        """The latest referred selection or mask (uint8/bool HxW); it drives the next frames' fusion."""
+        mask = getattr(selection_or_mask, "mask", selection_or_mask)
+        if getattr(selection_or_mask, "no_match", False) or mask is None:
+            mask = None
+        with self._lock:
+            self._feedback_mask = None if mask is None else np.asarray(mask) > 0
+
+    def _control(self, shape: tuple[int, int]) -> np.ndarray | None:
+        with self._lock:
+            mask = self._feedback_mask
+        if self.feedback_strength <= 0 or mask is None or not mask.any() or mask.shape != shape:
+            return None  # a mask of another size (camera change) is ignored, not resized
+        return feedback_control(mask, shape, self.feedback_strength)
 
     def info(self) -> str:
         info = self.method.info()
@@ -108,7 +136,8 @@ class FusionStage:
             with self._lock:
                 ir_norm = self.normalizer.normalize(thermal)
             ir = self.registration.warp(ir_norm, vis.shape)
-            fused = self.method.fuse(ir, vis)
+            control = self._control(ir.shape[:2])
+            fused = self.method.fuse(ir, vis) if control is None else self.method.fuse(ir, vis, control=control)
         except ImageFormatError as exc:
             raise StageError("rgb_data", str(exc)) from exc
         except DataError as exc:

@@ -1,0 +1,170 @@
+"""Referring feedback into fusion: the control map, the two-pass procedure on real MSRS pairs, the
+pipeline's frame-t-mask -> frame-t+1-fusion loop, and ``ris-fusion eval feedback`` end to end."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from ris_fusion_ros.cli import main
+from ris_fusion_ros.core.data import open_dataset
+from ris_fusion_ros.core.detection.types import Detection
+from ris_fusion_ros.core.errors import ConfigError, DataError
+from ris_fusion_ros.core.feedback import detections_mask, feedback_control, two_pass
+from ris_fusion_ros.core.fusion import create_method
+from ris_fusion_ros.core.io.sync import ApproximateTimeSync, SyncedPair
+from ris_fusion_ros.core.pipeline import DecodedImage, DetectionStage, FusionStage, Pipeline, ReferringStage, merged
+from ris_fusion_ros.core.pipeline.config import sync_config
+from ris_fusion_ros.core.referring import Referrer
+from ris_fusion_ros.core.referring.instances import detections_from_boxes
+from ris_fusion_ros.core.referring.types import ReferredSelection
+
+SHAPE = (60, 80)
+
+
+def _square(r0=20, r1=30, c0=30, c1=40) -> np.ndarray:
+    mask = np.zeros(SHAPE, np.uint8)
+    mask[r0:r1, c0:c1] = 255
+    return mask
+
+
+def test_control_map_inside_outside_strength_and_dilation():
+    mask = _square()
+    plain = feedback_control(mask, SHAPE, 0.6, dilate_px=0, feather_px=0)
+    assert plain.dtype == np.float32 and plain.shape == SHAPE
+    assert np.all(plain[mask > 0] == np.float32(0.6)) and np.all(plain[mask == 0] == 0)
+    full = feedback_control(mask, SHAPE, 1.0, dilate_px=0, feather_px=0)
+    assert np.allclose(full, plain / 0.6)
+    dilated = feedback_control(mask, SHAPE, 1.0, dilate_px=4, feather_px=0)
+    assert dilated[20, 26] == 1.0 and dilated[20, 25] == 0.0  # 4 px left of the mask edge, not 5
+    assert np.count_nonzero(dilated) > np.count_nonzero(full)
+    feathered = feedback_control(mask, SHAPE, 1.0, dilate_px=2, feather_px=6)
+    ramp = feathered[25, 20:29]  # walking right toward the dilated mask (which starts at column 28)
+    assert np.all(np.diff(ramp) >= 0) and 0 < ramp[4] < 1 and ramp[-1] == 1.0
+    assert feathered[0, 0] == 0.0 and feathered.max() == 1.0
+
+
+def test_empty_selection_no_match_and_zero_strength_give_zeros():
+    assert not feedback_control(None, SHAPE, 1.0).any()
+    assert not feedback_control(np.zeros(SHAPE, np.uint8), SHAPE, 1.0).any()
+    assert not feedback_control(_square(), SHAPE, 0.0).any()
+    no_match = ReferredSelection("the dog", np.zeros(SHAPE, np.uint8), [], no_match=True)
+    assert not feedback_control(no_match, SHAPE, 1.0).any()
+    chosen = ReferredSelection("the person", _square(), [], selected=[0])
+    assert feedback_control(chosen, SHAPE, 1.0)[25, 35] == 1.0
+
+
+def test_bad_feedback_arguments_are_named():
+    with pytest.raises(ConfigError, match="feedback_strength"):
+        feedback_control(_square(), SHAPE, 1.5)
+    with pytest.raises(ConfigError, match="dilate_px"):
+        feedback_control(_square(), SHAPE, 0.5, dilate_px=-1)
+    with pytest.raises(DataError, match="feedback mask"):
+        feedback_control(np.zeros((10, 10), np.uint8), SHAPE, 0.5)
+
+
+def test_detections_mask_unions_the_feedback_classes_only():
+    seg = np.zeros(SHAPE, bool)
+    seg[5:9, 5:9] = True
+    dets = [Detection((30, 20, 40, 30), 0.9, 0, "person"), Detection((0, 0, 80, 60), 0.9, 16, "dog"),
+            Detection((0, 0, 20, 20), 0.8, 2, "car", mask=seg)]
+    union = detections_mask(dets, SHAPE)
+    assert union[25, 35] == 255 and union[6, 6] == 255 and union[15, 15] == 0 and union[50, 70] == 0
+
+
+@pytest.fixture(scope="module")
+def msrs(shared_root):
+    return open_dataset("msrs", shared=shared_root)
+
+
+@pytest.fixture(scope="module")
+def risfusenet():
+    return create_method("risfusenet")
+
+
+def test_two_pass_changes_the_fused_frame_inside_the_mask_only(msrs, risfusenet):
+    referrer = Referrer()
+    for pair_id in ("00008N", "00591D"):
+        pair = msrs.load(next(r for r in msrs.records if r.pair_id == pair_id))
+        truth = detections_from_boxes(pair.boxes, msrs.class_names)  # ground-truth boxes as the detector
+
+        def detect(_image, truth=truth):
+            return truth
+
+        result = two_pass(risfusenet, detect, referrer, pair.ir, pair.vis, "the person", strength=1.0, dilate_px=6)
+        assert not result.plain.selection.no_match
+        inside = result.control > 0
+        assert inside.any() and (~inside).any()
+        diff = np.abs(result.feedback.fused.astype(int) - result.plain.fused.astype(int)).max(axis=2)
+        assert diff[~inside].max() == 0, pair_id  # outside the feathered control map: the same pixels
+        assert diff[result.plain.selection.mask > 0].mean() > 0.5, pair_id  # inside: changed
+
+
+class _BoxDetector:
+    """Test double: the same person box on every frame."""
+
+    name = "box"
+    class_names = ("person",)
+
+    def __init__(self, box):
+        self.box = box
+
+    def detect(self, image):
+        return [Detection(self.box, 0.9, 0, "person")]
+
+
+def _pipeline(strength: float, box) -> Pipeline:
+    values = merged({"feedback_strength": strength, "thermal_normalization": "fixed", "thermal_min": 0.0,
+                     "thermal_max": 255.0})
+    pipeline = Pipeline(FusionStage.from_values(values), ApproximateTimeSync(sync_config(values)),
+                        DetectionStage(_BoxDetector(box)), ReferringStage.create())
+    pipeline.set_text("the person")
+    return pipeline
+
+
+def test_pipeline_feeds_the_last_mask_into_the_next_fusion(msrs):
+    pair = msrs.load(next(r for r in msrs.records if r.pair_id == "00008N"))
+    person = next(b for b in pair.boxes if msrs.class_names[int(b[0])] == "person")
+    box = tuple(float(v) for v in person[1:])
+    runs = {}
+    for strength in (0.0, 1.0):
+        pipeline = _pipeline(strength, box)
+        frames = []
+        for k in range(2):
+            stamp = 1_000_000_000 * (k + 1)
+            synced = SyncedPair(DecodedImage(stamp, pair.ir, "mono8", "cam"),
+                                DecodedImage(stamp, pair.vis, "rgb8", "cam"), stamp, stamp, 0)
+            frames.append(pipeline.process(synced))
+        runs[strength] = frames
+        pipeline.close()
+    off, on = runs[0.0], runs[1.0]
+    assert np.array_equal(off[0].fused, on[0].fused)  # frame 0: no mask yet
+    mask = on[0].selection.mask > 0
+    assert mask.any()
+    diff = np.abs(on[1].fused.astype(int) - off[1].fused.astype(int)).max(axis=2)
+    control = feedback_control(mask, mask.shape, 1.0)
+    assert diff[mask].mean() > 0.5 and diff[control == 0].max() == 0
+    with pytest.raises(ConfigError, match="feedback_strength"):
+        FusionStage.from_values(merged({"fusion_method": "max", "feedback_strength": 0.5}))
+    with pytest.raises(ConfigError, match="feedback_strength"):
+        FusionStage.from_values(merged({"feedback_strength": 2.0}))
+
+
+def test_eval_feedback_end_to_end(shared_root, tmp_path, capsys):
+    out = tmp_path / "fb"
+    assert main(["eval", "feedback", "--dataset", "msrs", "--expressions", "data/expressions/heldout.json",
+                 "--out", str(out), "--strength", "1.0", "--limit", "2", "--no-progress"]) == 0
+    report = capsys.readouterr().out
+    assert "plain (no feedback)" in report and "feedback s=1 d=" in report and "mAP50" in report
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [r["strength"] for r in rows] == ["0.0", "1.0"] and all(r["expressions"] == "2" for r in rows)
+    assert float(rows[0]["abs_change_in"]) == 0.0 and float(rows[1]["abs_change_in"]) > 1.0
+    assert float(rows[1]["abs_change_out"]) < 0.2 * float(rows[1]["abs_change_in"])
+    assert 0.0 <= float(rows[1]["mAP50"]) <= 1.0
+    per = list(csv.DictReader((out / "per_expression.csv").open()))
+    assert len(per) == 2
+    assert main(["eval", "feedback", "--expressions", "data/expressions/heldout.json", "--out", str(out),
+                 "--strength", "0", "--no-progress"]) == 2
+    assert "--strength 0" in capsys.readouterr().err
