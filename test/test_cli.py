@@ -134,3 +134,20 @@ def test_minmax_stretch_is_the_identity_on_full_range_images_and_stretches_other
     narrow = np.array([[[50, 100, 150]]], dtype=np.uint8)
     assert postprocess(narrow, "rgb-minmax").tolist() == [[[0, 128, 255]]]
     assert postprocess(narrow, "none") is narrow
+
+
+def test_benchmark_config_names_every_peer_three_datasets_and_clean_splits():
+    import argparse
+
+    from ris_fusion_ros.commands.eval_fusion import _settings
+    from ris_fusion_ros.core.fusion import available_methods
+
+    args = argparse.Namespace(config=str(REPO / "config" / "benchmark_fusion.yaml"), dataset=None, data_root=None,
+                              split=None, postprocessing=None, speed_runs=None, speed_size=None, methods=None,
+                              save_fused=False, **{f"ssim_{k}": None for k in ("window", "win_size", "combine",
+                                                                               "data_range")})
+    settings = _settings(args)
+    assert settings["datasets"] == ["msrs", "tno", "roadscene"]
+    assert settings["splits"] == {"msrs": "dev", "tno": None, "roadscene": "cddfuse_test50"}
+    assert set(settings["methods"]) == set(available_methods())
+    assert settings["postprocessing"] == "rgb-minmax" and settings["speed_runs"] > 0
