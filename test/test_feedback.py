@@ -168,3 +168,35 @@ def test_eval_feedback_end_to_end(shared_root, tmp_path, capsys):
     assert main(["eval", "feedback", "--expressions", "data/expressions/heldout.json", "--out", str(out),
                  "--strength", "0", "--no-progress"]) == 2
     assert "--strength 0" in capsys.readouterr().err
+
+
+def test_fusion_node_subscribes_to_the_referring_mask_when_feedback_is_on():
+    from conftest import require_ros_module
+
+    require_ros_module("rclpy")
+    from sensor_msgs.msg import Image
+    from test_fusion_node import Harness, grey_bgr, hot_thermal, make_image, ros_context
+
+    from ris_fusion_ros.core.io.image_codec import array_to_image_fields, message_to_array
+
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:22, 30:46] = 255  # the hot square of hot_thermal()
+    with ros_context() as ctx:
+        h = Harness(ctx, fusion_method="risfusenet", feedback_strength=1.0, thermal_normalization="fixed")
+        try:
+            h.start()
+            mask_pub = h.peer.create_publisher(Image, "referring/mask", 10)
+            assert h.spin_until(lambda: mask_pub.get_subscription_count() >= 1)
+            h.send(make_image(hot_thermal(), "mono16", 1.0, "cam"), make_image(grey_bgr(), "bgr8", 1.0, "cam"))
+            assert h.spin_until(lambda: len(h.fused) == 1)
+            mask_pub.publish(Image(**array_to_image_fields(mask, "mono8")))
+            assert h.spin_until(lambda: h.node._stage._feedback_mask is not None)
+            h.send(make_image(hot_thermal(), "mono16", 2.0, "cam"), make_image(grey_bgr(), "bgr8", 2.0, "cam"))
+            assert h.spin_until(lambda: len(h.fused) == 2)
+        finally:
+            h.node.destroy_node()
+            h.peer.destroy_node()
+    before, after = (message_to_array(m).astype(int) for m in h.fused)
+    diff = np.abs(after - before).max(axis=2)
+    control = feedback_control(mask, mask.shape, 1.0)
+    assert diff[mask > 0].mean() > 1.0 and diff[control == 0].max() == 0

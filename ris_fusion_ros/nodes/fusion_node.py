@@ -10,6 +10,8 @@ Topics (relative, remappable):
   attributes from it), ``fused/camera_info`` (the latest
   ``rgb/camera_info`` with the fused header; nothing before one arrives): reliable, keep last 5;
   ``/diagnostics`` (about once per ``diagnostics_period_seconds``).
+* in (only with ``feedback_strength`` > 0) ``referring/mask`` (mono8, reliable): the latest referred mask
+  becomes the fusion control map of the next frames (:mod:`ris_fusion_ros.core.feedback`; risfusenet).
 
 Lifecycle: configure = check parameters, load the registration and the fusion model (a failure
 fails the transition and logs the reason); activate = subscriptions + fusion worker; deactivate =
@@ -39,7 +41,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from ..core.errors import ConfigError, RisFusionError
 from ..core.fusion import available_methods
-from ..core.io.image_codec import array_to_image_fields
+from ..core.io.image_codec import array_to_image_fields, message_to_array
 from ..core.io.sync import ApproximateTimeSync, SyncedPair
 from ..core.io.thermal import MODES, ThermalNormalizer
 from ..core.pipeline.config import IDENTITY, sync_config, thermal_config
@@ -65,6 +67,7 @@ RGB_INFO_TOPIC = "rgb/camera_info"
 FUSED_TOPIC = "fused/image"
 FUSED_INFO_TOPIC = "fused/camera_info"
 FUSED_THERMAL_TOPIC = "fused/thermal"
+MASK_TOPIC = "referring/mask"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 LOG_THROTTLE_SECONDS = 2.0
 _APPLIED_AT_CONFIGURE = " (applied at the next configure)"
@@ -96,6 +99,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("calibration_file", "", "YAML with homography, thermal_size and rgb_size (empty: use homography)",
               read_only=True),
     ParamSpec("diagnostics_period_seconds", 1.0, "period of /diagnostics (s)", 0.05, 60.0, read_only=True),
+    ParamSpec("feedback_strength", 0.0, "referring feedback: the latest referring/mask leans the next frames' fusion "
+              "to infrared inside the (dilated) mask by this much (0 = off; risfusenet only)", 0.0, 1.0,
+              read_only=True),
     ParamSpec("autostart", True, "main(): configure and activate at start-up", read_only=True),
 )
 _THERMAL_PARAMS = ("thermal_normalization", "thermal_min", "thermal_max", "thermal_low_percentile",
@@ -209,6 +215,8 @@ class FusionNode(WorkerLifecycleNode):
                                      qos_overriding_options=overriding_options()),
             self.create_subscription(CameraInfo, RGB_INFO_TOPIC, self._on_camera_info, sensor_qos()),
         ]
+        if self._stage is not None and self._stage.feedback_strength > 0:
+            self._subs.append(self.create_subscription(Image, MASK_TOPIC, self._on_mask, reliable_qos()))
         self._start_worker()
         return super().on_activate(state)
 
@@ -238,6 +246,18 @@ class FusionNode(WorkerLifecycleNode):
 
     def _on_rgb(self, msg: Image) -> None:
         self._decode("rgb", msg)
+
+    def _on_mask(self, msg: Image) -> None:
+        stage = self._stage
+        if stage is None:
+            return
+        try:
+            stage.set_feedback(message_to_array(msg) if msg.encoding == "mono8" else None)
+        except RisFusionError as exc:
+            self._bad_input("feedback_mask", exc)
+            return
+        if msg.encoding != "mono8":
+            self._bad_input("feedback_mask", f"referring/mask encoding {msg.encoding!r} is not mono8")
 
     def _push(self, stream: str, stamp_ns: int, payload: Any) -> None:
         sync = self._sync
