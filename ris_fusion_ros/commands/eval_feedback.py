@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated mask dilations in pixels (default {DEFAULT_DILATE_PX})")
     parser.add_argument("--text-gate", action="store_true",
                         help="also run each setting with the referring text's embedding fed to the text gate")
+    parser.add_argument("--candidate-conf", type=float,
+                        help="also run every setting with the feedback mask referred among detections down to this "
+                             "score (e.g. 0.1; pass 2 refers at the detector's 0.25), plus the plain row at it")
     parser.add_argument("--detector", default="yolov5n-seg",
                         help="yolov5n-seg (default), yolov5n, yolox-nano or an .onnx file")
     parser.add_argument("--limit", type=int, help="only the first N expressions (quick checks)")
@@ -66,7 +69,14 @@ def variants_from_args(args: argparse.Namespace) -> list[Variant]:
     if any(d < 0 for d in dilations):
         raise ConfigError(f"--dilate values must be >= 0, got {dilations}")
     gates = (False, True) if args.text_gate else (False,)
-    return [Variant(s, d, g) for g in gates for d in dilations for s in strengths]
+    variants = [Variant(s, d, g) for g in gates for d in dilations for s in strengths]
+    floor = args.candidate_conf
+    if floor is not None:
+        if not 0.0 < floor < 1.0:
+            raise ConfigError(f"--candidate-conf must be within (0, 1), got {floor}")
+        variants += [Variant(0.0, candidate_conf=floor)] + [Variant(v.strength, v.dilate_px, v.text_gate, floor)
+                                                            for v in variants]
+    return variants
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,9 +165,12 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         f"default confidence; detection mAP: confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools).",
         "- Feedback (pass 2): control map = referred mask of pass 1 dilated by d px, feathered linearly over "
         f"{DEFAULT_FEATHER_PX} px, times the strength s (+ leans to infrared); '+text' also feeds the referring "
-        "text's embedding to the text gate. The same images, detector and referrer in every row.",
+        "text's embedding to the text gate. The same images, detector and referrer in every row. 'mask from conf c': "
+        "the pass-1 referring that makes the mask looks at detections down to score c; pass 2 refers at the "
+        "detector's default floor; 'plain, detector conf c' refers at c without feedback (the reference for those).",
         f"- Detection rows: the feedback mask is the union of the pass-1 detections of {', '.join(FEEDBACK_CLASSES)} "
-        "(make the detected objects stand out); ground truth `labels/fusion`. Not measured for '+text' settings.",
+        "(make the detected objects stand out; down to score c for 'mask from conf c'); ground truth `labels/fusion`. "
+        "Not measured for '+text' settings and the 'plain, detector conf c' row (mAP uses its own 0.001 floor).",
         "- Region metrics: inside = bounding box of the pass-1 referred mask; outside = the rest of the frame. "
         "EN/SD/MI on those pixels, AG = mean per-pixel gradient magnitude, mean abs change vs the plain fused "
         "gray image. MI in nats, one source each.",

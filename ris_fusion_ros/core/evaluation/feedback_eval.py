@@ -47,17 +47,30 @@ REGION_METRICS = ("EN", "SD", "AG", "MI_ir", "MI_vis", "abs_change")
 
 @dataclass(frozen=True)
 class Variant:
-    """One feedback setting; strength 0 is the plain fusion (no feedback)."""
+    """One feedback setting; strength 0 is plain fusion (no feedback).
+
+    ``candidate_conf``: the pass-1 referring that makes the feedback mask looks at detections down to this
+    score (a looser floor than the detector's 0.25), so an object the detector is unsure of can still be
+    fed back; pass 2 always refers among detections at the detector's own floor. With strength 0 it is
+    the reference row "plain fusion, detector at that floor".
+    """
 
     strength: float
     dilate_px: int = DEFAULT_DILATE_PX
     text_gate: bool = False
+    candidate_conf: float | None = None
+
+    @property
+    def is_plain(self) -> bool:
+        return self.strength == 0.0 and not self.text_gate
 
     @property
     def name(self) -> str:
-        if self.strength == 0.0 and not self.text_gate:
-            return "plain (no feedback)"
-        return f"feedback s={self.strength:g} d={self.dilate_px}" + (" +text" if self.text_gate else "")
+        floor = f" conf {self.candidate_conf:g}" if self.candidate_conf is not None else ""
+        if self.is_plain:
+            return "plain (no feedback)" + (f", detector{floor}" if floor else "")
+        return (f"feedback s={self.strength:g} d={self.dilate_px}" + (" +text" if self.text_gate else "")
+                + (f", mask from{floor}" if floor else ""))
 
 
 @dataclass
@@ -135,21 +148,24 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
             raise DataError(f"no ground-truth label file for pair {pair_id} under {dataset.root}")
         ir, vis = pair.ir, pair.vis
         height, width = ir.shape
+        shape, size = (height, width), (width, height)
         vis_gray = to_gray(vis)
         start = time.perf_counter()
         plain_fused = fusion.fuse(ir, vis)
         plain_dets = refer_detector.detect(plain_fused)
         plain.seconds += time.perf_counter() - start
         plain_gray = to_gray(plain_fused)
+        candidates = {c: refer_detector.detect(plain_fused, conf=c)
+                      for c in {r.variant.candidate_conf for r in results} if c is not None}
         # detection: plain vs the union of pass-1 detections of person/bicycle/car as feedback
         plain.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names,
                                   eval_detector.detect(plain_fused))
-        objects = detections_mask(plain_dets, (height, width), FEEDBACK_CLASSES)
         for result in results[1:]:
             v = result.variant
-            if v.text_gate:
+            if v.text_gate or v.is_plain:
                 continue  # the text gate needs a referring text; detection feedback is control-only
-            control = feedback_control(objects, (height, width), v.strength, v.dilate_px)
+            pool = plain_dets if v.candidate_conf is None else candidates[v.candidate_conf]
+            control = feedback_control(detections_mask(pool, shape, FEEDBACK_CLASSES), shape, v.strength, v.dilate_px)
             fused = fusion.fuse(ir, vis, control=control) if control.any() else plain_fused
             result.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names,
                                        eval_detector.detect(fused))
@@ -157,11 +173,11 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
         for index in indices:
             text = expressions[index]["text"]
             start = time.perf_counter()
-            first = PassResult(plain_fused, plain_dets, referrer.refer(text, plain_dets, (width, height), thermal=ir))
+            first = PassResult(plain_fused, plain_dets, referrer.refer(text, plain_dets, size, thermal=ir))
             plain.seconds += time.perf_counter() - start
-            plain.predictions[index] = _prediction(index, pair_id, text, first, (width, height))
+            plain.predictions[index] = _prediction(index, pair_id, text, first, size)
             box = region_box(first.selection.mask) if not first.selection.no_match else None
-            inside = np.zeros((height, width), bool)
+            inside = np.zeros(shape, bool)
             if box is not None:
                 inside[box] = True
                 for name, value in region_metrics(ir, vis_gray, plain_gray, plain_gray, inside).items():
@@ -169,20 +185,29 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
             for result in results[1:]:
                 v = result.variant
                 start = time.perf_counter()
-                control = feedback_control(first.selection, (height, width), v.strength, v.dilate_px)
+                if v.candidate_conf is None:
+                    seed = first
+                else:
+                    pool = candidates[v.candidate_conf]
+                    seed = PassResult(plain_fused, pool, referrer.refer(text, pool, size, thermal=ir))
+                if v.is_plain:  # reference row: plain fusion, referring at the looser floor
+                    result.seconds += time.perf_counter() - start
+                    result.predictions[index] = _prediction(index, pair_id, text, seed, size)
+                    continue
+                control = feedback_control(seed.selection, shape, v.strength, v.dilate_px)
                 gate = text_embedding(text) if v.text_gate else None
                 if not control.any() and gate is None:
                     second = first  # no mask to feed back: pass 2 would be pass 1
                 else:
-                    # expressions of one image often refer to the same object: fuse + detect once per mask
-                    key = (v, hashlib.sha1(first.selection.mask.tobytes()).hexdigest(), text if v.text_gate else "")
+                    # expressions of one image often refer to the same objects: fuse + detect once per mask
+                    key = (v, hashlib.sha1(seed.selection.mask.tobytes()).hexdigest(), text if v.text_gate else "")
                     if key not in cache:
                         fused = fusion.fuse(ir, vis, control=control, **({"text": gate} if gate is not None else {}))
                         cache[key] = (fused, refer_detector.detect(fused))
                     fused, dets = cache[key]
-                    second = PassResult(fused, dets, referrer.refer(text, dets, (width, height), thermal=ir))
+                    second = PassResult(fused, dets, referrer.refer(text, dets, size, thermal=ir))
                 result.seconds += time.perf_counter() - start
-                result.predictions[index] = _prediction(index, pair_id, text, second, (width, height))
+                result.predictions[index] = _prediction(index, pair_id, text, second, size)
                 if box is not None:
                     fused_gray = plain_gray if second is first else to_gray(second.fused)
                     for name, value in region_metrics(ir, vis_gray, fused_gray, plain_gray, inside).items():
@@ -201,7 +226,8 @@ def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[Varian
         scored, summary = score(list(expressions), result.predictions)
         overall = summary["overall"]
         row: dict[str, Any] = {"variant": v.name, "strength": v.strength, "dilate_px": v.dilate_px,
-                               "text_gate": v.text_gate, "expressions": overall["n"],
+                               "text_gate": v.text_gate, "candidate_conf": v.candidate_conf,
+                               "expressions": overall["n"],
                                "acc50": overall["acc50"], "acc50_target": overall["acc50_target"],
                                "miou": overall["miou"], "no_match_acc": overall["no_match_acc"],
                                "false_no_match": overall["false_no_match"]}
