@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .config import DEFAULTS, load_node_params, merged
+from .edit import EditStage, EditUpdate
 from .pipeline import FrameResult, Pipeline
 from .stages import (
     RGB_ENCODINGS,
@@ -26,6 +27,8 @@ __all__ = [
     "ActiveText",
     "DecodedImage",
     "DetectionStage",
+    "EditStage",
+    "EditUpdate",
     "FrameResult",
     "FusedFrame",
     "FusionStage",

@@ -21,6 +21,7 @@ from ..fusion import RuntimeOptions
 from ..io.sync import ApproximateTimeSync, SyncedPair, SyncStats
 from ..referring.types import ReferredSelection
 from .config import merged, sync_config
+from .edit import EditStage, EditUpdate
 from .stages import DecodedImage, DetectionStage, FusionStage, ReferringStage, StageError, decode_image
 from .text import ActiveText, TextUpdate
 
@@ -45,10 +46,13 @@ class Pipeline:
     """Decode, pair, fuse, detect and refer; counts every frame that could not be used and why."""
 
     def __init__(self, fusion: FusionStage, sync: ApproximateTimeSync, detection: DetectionStage | None = None,
-                 referring: ReferringStage | None = None, text: ActiveText | None = None) -> None:
+                 referring: ReferringStage | None = None, text: ActiveText | None = None,
+                 edits: EditStage | None = None) -> None:
         if referring is not None and detection is None:
             raise ConfigError("referring needs detections: give the pipeline a detection stage too")
         self.fusion, self.sync, self.detection, self.referring = fusion, sync, detection, referring
+        self.edits = edits  # text-commanded edits: rendered inside FusionStage.run, targets from the last detections
+        fusion.edits = edits
         self.text = text or ActiveText()
         self.use_thermal = True  # as referring_segmentation_node's use_thermal: fused/thermal = FrameResult.ir
         self.bad: Counter[str] = Counter()
@@ -68,13 +72,21 @@ class Pipeline:
         if refer:
             referring = ReferringStage.create()
         text = ActiveText(values["default_text"], values["max_text_length"])
-        pipeline = cls(fusion, ApproximateTimeSync(sync_config(values)), detection, referring, text)
+        edit_referring = referring or (ReferringStage.create() if detection is not None else None)
+        edits = EditStage(edit_referring, values["max_text_length"])
+        pipeline = cls(fusion, ApproximateTimeSync(sync_config(values)), detection, referring, text, edits)
         pipeline.use_thermal = bool(values["use_thermal"])
         return pipeline
 
     # ----------------------------------------------------------------- input
     def set_text(self, text: str) -> TextUpdate:
         return self.text.set(text)
+
+    def edit(self, text: str) -> EditUpdate:
+        """An operator edit command (as on ``fusion_edit_text``); ConfigError without an edit stage."""
+        if self.edits is None:
+            raise ConfigError("this pipeline has no edit stage")
+        return self.edits.command(text)
 
     def _count(self, error: StageError) -> None:
         self.bad[error.reason] += 1
@@ -117,12 +129,18 @@ class Pipeline:
         start = time.perf_counter()
         frame = self.fusion.run(thermal.array, rgb.array, rgb.encoding)
         timings["fusion"] = (time.perf_counter() - start) * 1e3
+        edit_ms = self.edits.last_edit_ms if self.edits is not None else None
+        if edit_ms is not None:  # the edits ran inside the fusion call: split them out (total stays right)
+            timings["fusion"] -= edit_ms
+            timings["edit"] = edit_ms
         result = FrameResult(pair.rgb_stamp_ns, pair.thermal_stamp_ns, rgb.frame_id, frame.ir, frame.fused,
                              frame.vis, text=self.text.text, timings_ms=timings)
         if self.detection is not None:
             start = time.perf_counter()
             result.detections = self.detection.detect(frame.fused, key=(pair.rgb_stamp_ns, rgb.frame_id))
             timings["detection"] = (time.perf_counter() - start) * 1e3
+            if self.edits is not None:  # the next frame's edit targets (fusion runs before detection)
+                self.edits.set_detections(result.detections, (frame.fused.shape[1], frame.fused.shape[0]))
         if self.referring is not None and result.detections is not None:
             start = time.perf_counter()
             height, width = frame.fused.shape[:2]

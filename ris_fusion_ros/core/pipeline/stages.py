@@ -86,6 +86,7 @@ class FusionStage:
         self._lock = threading.Lock()  # the normaliser's smoothing state is sequential
         self.feedback_strength = 0.0  # > 0: the last referred mask steers the next fusion (core.feedback)
         self._feedback_mask: np.ndarray | None = None
+        self.edits: Any = None  # an EditStage (.edit): text-commanded edits applied inside the fusion call
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], warm_up: bool = True) -> FusionStage:
@@ -137,7 +138,10 @@ class FusionStage:
                 ir_norm = self.normalizer.normalize(thermal)
             ir = self.registration.warp(ir_norm, vis.shape)
             control = self._control(ir.shape[:2])
-            fused = self.method.fuse(ir, vis) if control is None else self.method.fuse(ir, vis, control=control)
+            if self.edits is not None:
+                fused = self.edits.render(ir, vis, self.method, control)
+            else:
+                fused = self.method.fuse(ir, vis) if control is None else self.method.fuse(ir, vis, control=control)
         except ImageFormatError as exc:
             raise StageError("rgb_data", str(exc)) from exc
         except DataError as exc:

@@ -28,6 +28,16 @@ class TextUpdate:
     changed: bool = False
 
 
+def text_problem(cleaned: str, max_length: int) -> str | None:
+    """Why an operator text (already stripped) is refused, or None: too long, or control characters
+    other than tab/newline. The one rule for the referring text and the edit commands."""
+    if len(cleaned) > max_length:
+        return f"{len(cleaned)} characters is more than max_text_length {max_length}"
+    if _CONTROL.search(cleaned):
+        return "it contains control characters"
+    return None
+
+
 class ActiveText:
     """Holds the current referring text; thread-safe (a subscription and a service may race)."""
 
@@ -58,14 +68,10 @@ class ActiveText:
                 return TextUpdate(False, f"text must be a string, got {type(text).__name__}", self._text)
         cleaned = text.strip()
         with self._lock:
-            if len(cleaned) > self.max_length:
+            problem = text_problem(cleaned, self.max_length)
+            if problem is not None:
                 self.rejected += 1
-                return TextUpdate(False, f"text rejected: {len(cleaned)} characters is more than max_text_length "
-                                  f"{self.max_length}; the previous target stays active", self._text)
-            if _CONTROL.search(cleaned):
-                self.rejected += 1
-                return TextUpdate(False, "text rejected: it contains control characters; the previous target "
-                                  "stays active", self._text)
+                return TextUpdate(False, f"text rejected: {problem}; the previous target stays active", self._text)
             changed = cleaned != self._text
             self._text = cleaned
             if not cleaned:
