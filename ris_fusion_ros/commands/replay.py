@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text", help="referring text active from the start")
     parser.add_argument("--text-at", action="append", default=[], metavar='T:"text"',
                         help="set the text T seconds after the bag start (repeatable; '' clears)")
+    parser.add_argument("--edit", action="append", default=[], metavar='"command"',
+                        help="fusion edit command active from the start, e.g. 'brighten the person' (repeatable)")
+    parser.add_argument("--edit-at", action="append", default=[], metavar='T:"command"',
+                        help="send an edit command T seconds after the bag start, as on fusion_edit_text "
+                             "(repeatable; 'reset' restores plain fusion)")
     parser.add_argument("--params", help="node parameter YAML (config/pipeline.yaml); the nodes' keys")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one parameter (YAML value syntax), e.g. thermal_offset_seconds=-0.12")
@@ -38,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rgb-topic", default="/rgb/image_raw")
     parser.add_argument("--rgb-info-topic", default="/rgb/camera_info")
     parser.add_argument("--text-topic", default="/referring_text")
+    parser.add_argument("--edit-topic", default="/fusion_edit_text")
 
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:
@@ -60,10 +66,12 @@ def run(args: argparse.Namespace) -> int:
         if not update.accepted:
             raise ConfigError(update.message)
     total = bag_summary(args.in_bag)["messages"]
-    topics = ReplayTopics(args.thermal_topic, args.rgb_topic, args.rgb_info_topic, args.text_topic)
+    topics = ReplayTopics(args.thermal_topic, args.rgb_topic, args.rgb_info_topic, args.text_topic, args.edit_topic)
+    edit_at = [(0.0, text) for text in args.edit] + [parse_text_at(t, "--edit-at") for t in args.edit_at]
     with tqdm(total=total, unit="msg", desc="replay", disable=args.no_progress) as bar:
         replayer = Replayer(pipeline, args.in_bag, args.out, topics=topics,
-                            text_at=[parse_text_at(t) for t in args.text_at], overlays=not args.no_overlays,
+                            text_at=[parse_text_at(t) for t in args.text_at], edit_at=edit_at,
+                            overlays=not args.no_overlays,
                             metrics_every=args.metrics_every, storage=args.storage, progress=bar.update)
         stats = replayer.run()
     pipeline.close()

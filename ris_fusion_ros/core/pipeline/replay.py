@@ -32,6 +32,7 @@ class ReplayTopics:
     rgb: str = "/rgb/image_raw"
     rgb_info: str = "/rgb/camera_info"
     text: str = "/referring_text"
+    edit: str = "/fusion_edit_text"
 
 
 @dataclass
@@ -49,6 +50,7 @@ class ReplayStats:
     messages_in: int = 0
     wall_s: float = 0.0
     outputs: dict[str, int] = field(default_factory=dict)
+    edits: list[dict[str, Any]] = field(default_factory=list)  # every edit command: bag time, text, reply
 
 
 def rss_mb() -> float:
@@ -74,11 +76,13 @@ class Replayer:
 
     def __init__(self, pipeline: Pipeline, in_bag: str | Path, out_bag: str | Path | None, *,
                  topics: ReplayTopics | None = None, text_at: list[tuple[float, str]] | None = None,
+                 edit_at: list[tuple[float, str]] | None = None,
                  overlays: bool = True, metrics_every: int = 10, storage: str = "mcap",
                  progress: Callable[[int], None] | None = None) -> None:
         self.pipeline, self.in_bag, self.out_bag = pipeline, Path(in_bag), out_bag
         self.topics = topics or ReplayTopics()
         self.text_at = sorted(text_at or [])
+        self.edit_at = sorted(edit_at or [], key=lambda item: item[0])  # stable: same-time commands keep order
         self.overlays, self.metrics_every, self.storage = overlays, metrics_every, storage
         self.progress = progress
         self.stats = ReplayStats()
@@ -90,8 +94,9 @@ class Replayer:
     def run(self) -> ReplayStats:
         start = time.perf_counter()
         self._writer = bag.BagWriter(self.out_bag, self.storage) if self.out_bag is not None else None
-        wanted = {self.topics.thermal, self.topics.rgb, self.topics.rgb_info, self.topics.text}
+        wanted = {self.topics.thermal, self.topics.rgb, self.topics.rgb_info, self.topics.text, self.topics.edit}
         schedule = list(self.text_at)
+        edit_schedule = list(self.edit_at)
         bag_start: int | None = None
         try:
             log_ns = 0
@@ -103,9 +108,14 @@ class Replayer:
                 while schedule and bag_start + round(schedule[0][0] * 1e9) <= log_ns:
                     at, text = schedule.pop(0)
                     self._set_text(text, bag_start + round(at * 1e9))
+                while edit_schedule and bag_start + round(edit_schedule[0][0] * 1e9) <= log_ns:
+                    at, text = edit_schedule.pop(0)
+                    self._edit(text, bag_start + round(at * 1e9), bag_start)
                 self.stats.messages_in += 1
                 if topic == self.topics.text:
                     self._set_text(msg.data, log_ns)
+                elif topic == self.topics.edit:
+                    self._edit(msg.data, log_ns, bag_start)
                 elif topic == self.topics.rgb_info:
                     self._camera_info = msg
                 else:
@@ -134,6 +144,15 @@ class Replayer:
         if update.accepted:
             self._record_text(update.active, log_ns)
 
+    def _edit(self, text: str, log_ns: int, bag_start: int) -> None:
+        """An edit command, as the fusion node takes it from ``fusion_edit_text``; the reply goes to the bag's
+        ``/fusion_node/edit_status`` and the report."""
+        update = self.pipeline.edit(text)
+        self.stats.edits.append({"t_s": (log_ns - bag_start) / 1e9, "command": update.text, "kind": update.kind,
+                                 "accepted": update.accepted, "reply": update.message})
+        if self._writer is not None:
+            self._writer.write("/fusion_node/edit_status", "std_msgs/msg/String", bag.string(update.message), log_ns)
+
     def _record_text(self, text: str, log_ns: int) -> None:
         if self._writer is not None:
             self._writer.write("/referring_segmentation_node/active_text", "std_msgs/msg/String", bag.string(text),
@@ -154,6 +173,12 @@ class Replayer:
             s = getattr(sync, name)
             values += [(f"{name}_received", s.received), (f"{name}_dropped", s.dropped),
                        (f"{name}_unmatched", s.unmatched), (f"{name}_backwards", s.backwards)]
+        edit = self.stats.timings_ms.get("edit", [])[-200:]
+        if edit:
+            e50, e99 = (float(v) for v in np.percentile(edit, [50, 99]))
+            values += [("edit_p50_ms", f"{e50:.3f}"), ("edit_p99_ms", f"{e99:.3f}")]
+        if self.pipeline.edits is not None:
+            values.append(("active_edits", self.pipeline.edits.describe()))
         values += [(f"bad_input.{k}", v) for k, v in sorted(self.pipeline.bad.items())]
         bad = bool(self.pipeline.bad)
         key_values = [t["diagnostic_msgs/msg/KeyValue"](key=k, value=str(v)) for k, v in values]

@@ -86,6 +86,7 @@ def build_summary(stats: ReplayStats, sync: Any, bad: dict[str, int], manifest: 
         "fusion_metrics": {k: float(np.mean([m[k] for m in stats.metrics])) for k in stats.metrics[0]}
         if stats.metrics else {},
         "fusion_metrics_frames": len(stats.metrics),
+        "edits": stats.edits,
     }
     if manifest is not None:
         expected = manifest["expected_unmatched"]
@@ -96,6 +97,26 @@ def build_summary(stats: ReplayStats, sync: Any, bad: dict[str, int], manifest: 
             "match": sync.pairs == manifest["expected_pairs"] and sync.thermal.unmatched == expected["thermal"]
             and sync.rgb.unmatched == expected["rgb"]}
     return summary
+
+
+def _edit_lines(summary: dict[str, Any]) -> list[str]:
+    """The text-commanded edits: every command with its reply, and what applying them cost per frame."""
+    edits = summary.get("edits") or []
+    if not edits:
+        return []
+    lines = ["", "## Edits", "", "| bag time (s) | command | accepted | reply |", "|---|---|---|---|"]
+    for e in edits:
+        command = str(e["command"]).replace("|", "\\|")
+        reply = str(e["reply"]).replace("|", "\\|")
+        lines.append(f"| {e['t_s']:.2f} | {command} | {'yes' if e['accepted'] else 'no'} | {reply} |")
+    timing = summary["timings_ms"].get("edit")
+    if timing:
+        lines += ["", f"Applying the active edits: p50 {timing['p50']:.2f} ms, p99 {timing['p99']:.2f} ms, max "
+                  f"{timing['max']:.2f} ms per frame over {timing['n']} edited frames (fusion call excluded; "
+                  "issue 6 budget: 15 ms per 640x480 frame)."]
+    else:
+        lines += ["", "No frame had an active edit."]
+    return lines
 
 
 def write_report(out: str | Path, summary: dict[str, Any], stats: ReplayStats) -> Path:
@@ -150,6 +171,7 @@ def write_report(out: str | Path, summary: dict[str, Any], stats: ReplayStats) -
             lines.append(f"| {text} | {r['frames']} | {r['matched']} | {r['no_match']} | {r['mean_score']:.3f} |")
     else:
         lines.append("No referring text was active.")
+    lines += _edit_lines(summary)
     lines += ["", "## Output topics", "", "| topic | messages |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary["outputs"].items()]
     lines += ["", *[f"![{p}]({p})" for p in plots], ""]

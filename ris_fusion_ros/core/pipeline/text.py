@@ -84,15 +84,15 @@ class ActiveText:
         return self.set("")
 
 
-def parse_text_at(value: str) -> tuple[float, str]:
+def parse_text_at(value: str, option: str = "--text-at") -> tuple[float, str]:
     """``"T:text"`` (T in seconds from the bag start) -> (T, text); ConfigError naming the problem."""
     head, sep, text = value.partition(":")
     if not sep:
-        raise ConfigError(f"--text-at expects T:\"text\" (seconds from the start, a colon, the text), got {value!r}")
+        raise ConfigError(f"{option} expects T:\"text\" (seconds from the start, a colon, the text), got {value!r}")
     try:
         seconds = float(head)
     except ValueError:
-        raise ConfigError(f"--text-at: {head!r} is not a time in seconds (in {value!r})") from None
+        raise ConfigError(f"{option}: {head!r} is not a time in seconds (in {value!r})") from None
     if not seconds >= 0.0:
-        raise ConfigError(f"--text-at: time must be >= 0 seconds, got {seconds}")
+        raise ConfigError(f"{option}: time must be >= 0 seconds, got {seconds}")
     return seconds, text
