@@ -10,6 +10,14 @@ Topics (relative, remappable):
   attributes from it), ``fused/camera_info`` (the latest
   ``rgb/camera_info`` with the fused header; nothing before one arrives): reliable, keep last 5;
   ``/diagnostics`` (about once per ``diagnostics_period_seconds``).
+* in ``fusion_edit_text`` (``std_msgs/String``, reliable, depth 10): text-commanded edits ("brighten the
+  person and denoise the background", "undo", "reset"; :mod:`ris_fusion_ros.core.pipeline.edit`);
+  ``detections`` (``vision_msgs/Detection2DArray``, sensor-data QoS): the detection node's latest objects,
+  over which edit targets are referred (so edits naming objects, or "background", need detection_node
+  running; "everything" does not). Fusion runs before detection: a frame is edited with the detections
+  of an earlier frame.
+* out ``~/edit_status`` (``std_msgs/String``, reliable + transient local, depth 10): the reply to every
+  edit command with the active edits; late joiners get the last replies.
 * in (only with ``feedback_strength`` > 0) ``referring/mask`` (mono8, reliable): the latest referred mask
   becomes the fusion control map of the next frames (:mod:`ris_fusion_ros.core.feedback`; risfusenet).
 
@@ -37,15 +45,20 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
 
+from ..core.detection.classes import COCO80
 from ..core.errors import ConfigError, RisFusionError
 from ..core.fusion import available_methods
 from ..core.io.image_codec import array_to_image_fields, message_to_array
 from ..core.io.sync import ApproximateTimeSync, SyncedPair
 from ..core.io.thermal import MODES, ThermalNormalizer
 from ..core.pipeline.config import IDENTITY, sync_config, thermal_config
-from ..core.pipeline.stages import FusionStage, StageError, decode_image
+from ..core.pipeline.edit import EditStage, EditUpdate
+from ..core.pipeline.stages import FusionStage, ReferringStage, StageError, decode_image
+from . import vision
 from .common import (
     LatencyTracker,
     ParamSpec,
@@ -68,6 +81,12 @@ FUSED_TOPIC = "fused/image"
 FUSED_INFO_TOPIC = "fused/camera_info"
 FUSED_THERMAL_TOPIC = "fused/thermal"
 MASK_TOPIC = "referring/mask"
+EDIT_TEXT_TOPIC = "fusion_edit_text"
+EDIT_STATUS_TOPIC = "~/edit_status"
+DETECTIONS_TOPIC = "detections"
+EDIT_TEXT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+EDIT_STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DIAGNOSTICS_TOPIC = "/diagnostics"
 LOG_THROTTLE_SECONDS = 2.0
 _APPLIED_AT_CONFIGURE = " (applied at the next configure)"
@@ -102,6 +121,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("feedback_strength", 0.0, "referring feedback: the latest referring/mask leans the next frames' fusion "
               "to infrared inside the (dilated) mask by this much (0 = off; risfusenet only)", 0.0, 1.0,
               read_only=True),
+    ParamSpec("max_text_length", 1024, "longest edit command on fusion_edit_text (characters); longer ones are "
+              "rejected", 1, 1_000_000, read_only=True),
     ParamSpec("autostart", True, "main(): configure and activate at start-up", read_only=True),
 )
 _THERMAL_PARAMS = ("thermal_normalization", "thermal_min", "thermal_max", "thermal_low_percentile",
@@ -147,8 +168,10 @@ class FusionNode(WorkerLifecycleNode):
     # ----------------------------------------------------------------- state
     def _reset_state(self) -> None:
         self._stage: FusionStage | None = None
+        self._edits: EditStage | None = None
+        self._frame_size: tuple[int, int] | None = None  # (width, height) of the last fused frame
         self._sync: ApproximateTimeSync | None = None
-        self._fused_pub = self._info_pub = self._thermal_pub = self._diag_pub = None
+        self._fused_pub = self._info_pub = self._thermal_pub = self._diag_pub = self._edit_pub = None
         self._diag_timer = None
         self._subs: list[Any] = []
         self._camera_info: CameraInfo | None = None
@@ -165,7 +188,7 @@ class FusionNode(WorkerLifecycleNode):
     def _release(self) -> None:
         if self._diag_timer is not None:
             self.destroy_timer(self._diag_timer)
-        for pub in (self._fused_pub, self._info_pub, self._thermal_pub, self._diag_pub):
+        for pub in (self._fused_pub, self._info_pub, self._thermal_pub, self._diag_pub, self._edit_pub):
             if pub is not None:
                 self.destroy_publisher(pub)
         if self._stage is not None:
@@ -178,6 +201,7 @@ class FusionNode(WorkerLifecycleNode):
         try:
             sync = sync_config(values)
             stage = FusionStage.from_values(values)  # loads the model: a bad backend/device fails here
+            edits = EditStage(ReferringStage.create(), int(values["max_text_length"]))
         except Exception as exc:  # every reason must reach the caller, including runtime import errors
             kind = "configuration" if isinstance(exc, RisFusionError) else type(exc).__name__
             self.last_error = f"configure failed ({kind}): {exc}"
@@ -185,6 +209,9 @@ class FusionNode(WorkerLifecycleNode):
             self._release()
             return TransitionCallbackReturn.FAILURE
         self._stage = stage
+        self._edits = stage.edits = edits
+        self._edit_pub = self.create_publisher(String, EDIT_STATUS_TOPIC, EDIT_STATUS_QOS)
+        self._edit_pub.publish(String(data=f"ready; active: {edits.describe()}"))  # late joiners: no edits yet
         self._sync = ApproximateTimeSync(sync)
         self._stall_s = float(values["stall_timeout_seconds"])
         self._backend_info = stage.info()
@@ -217,6 +244,14 @@ class FusionNode(WorkerLifecycleNode):
         ]
         if self._stage is not None and self._stage.feedback_strength > 0:
             self._subs.append(self.create_subscription(Image, MASK_TOPIC, self._on_mask, reliable_qos()))
+        self._subs.append(self.create_subscription(
+            String, EDIT_TEXT_TOPIC, self._on_edit, EDIT_TEXT_QOS,
+            event_callbacks=self.qos_incidents.subscription_callbacks(EDIT_TEXT_TOPIC)))
+        if vision.AVAILABLE:
+            self._subs.append(self.create_subscription(vision.Detection2DArray, DETECTIONS_TOPIC, self._on_detections,
+                                                       sensor_qos()))
+        else:
+            self.get_logger().warning(f"edits naming objects will not resolve: {vision.UNAVAILABLE_REASON}")
         self._start_worker()
         return super().on_activate(state)
 
@@ -258,6 +293,30 @@ class FusionNode(WorkerLifecycleNode):
             return
         if msg.encoding != "mono8":
             self._bad_input("feedback_mask", f"referring/mask encoding {msg.encoding!r} is not mono8")
+
+    def apply_edit(self, text: str) -> EditUpdate | None:
+        """One edit command (the ``fusion_edit_text`` callback); the reply goes to ``~/edit_status``."""
+        edits, pub = self._edits, self._edit_pub
+        if edits is None or pub is None:
+            return None
+        update = edits.command(text)
+        verdict = "ok" if update.accepted else "rejected"
+        status = update.message if "active:" in update.message else f"{update.message}; active: {edits.describe()}"
+        pub.publish(String(data=f"[{verdict}] {update.text!r}: {status}"))
+        if update.kind == "rejected":
+            self._bad_input("edit_text_rejected", update.message)
+        else:
+            self.get_logger().info(f"edit {update.text!r}: {update.message}")
+        return update
+
+    def _on_edit(self, msg: String) -> None:
+        self.apply_edit(msg.data)
+
+    def _on_detections(self, msg: Any) -> None:
+        edits, size = self._edits, self._frame_size
+        if edits is None or size is None:  # no fused frame yet: the detections' frame size is unknown
+            return
+        edits.set_detections(vision.from_detection2d_array(msg, COCO80), size)
 
     def _push(self, stream: str, stamp_ns: int, payload: Any) -> None:
         sync = self._sync
@@ -303,6 +362,7 @@ class FusionNode(WorkerLifecycleNode):
         except StageError as exc:
             self._bad_input(exc.reason, exc)
             return
+        self._frame_size = (frame.fused.shape[1], frame.fused.shape[0])
         out = Image(header=rgb_header, **array_to_image_fields(frame.fused, "rgb8"))
         publisher, info_pub, camera_info = self._fused_pub, self._info_pub, self._camera_info
         if publisher is None:
@@ -350,6 +410,7 @@ class FusionNode(WorkerLifecycleNode):
                        (f"{name}_stalled", s.stalled or name in stalled)]
         stage = self._stage
         values.append(("thermal_nonfinite_pixels", stage.normalizer.total_nonfinite if stage else 0))
+        values += self._edit_diagnostics()
         values += [(f"bad_input.{reason}", count) for reason, count in sorted(bad.items())]
         values += [("bad_input_total", sum(bad.values())), ("incompatible_qos", self.qos_incidents.total),
                    ("backend", self._backend_info), ("active", bool(self._subs))]
@@ -364,6 +425,21 @@ class FusionNode(WorkerLifecycleNode):
         name = f"{self.get_fully_qualified_name()}: fusion"
         array.status = [diagnostic_status(name, "ris_fusion", level, message, values)]
         diag_pub.publish(array)
+
+    def _edit_diagnostics(self) -> list[tuple[str, Any]]:
+        edits = self._edits
+        if edits is None:
+            return []
+        status = edits.status()
+        timing = status["edit_ms"]
+        denoise = ", ".join(f"{t}: {s}" for t, s in status["denoise"].items()) or "none"
+        targets = ", ".join(f"{t}: {s}" for t, s in status["targets"].items()) or "none"
+        return [("edits_active", status["edits"]), ("edit_denoise", denoise), ("edit_targets_preparing", targets),
+                ("edit_p50_ms", f"{timing['p50']:.3f}" if timing else "n/a"),
+                ("edit_p99_ms", f"{timing['p99']:.3f}" if timing else "n/a"),
+                ("edit_frames", status["frames_edited"]), ("edit_commands_accepted", status["commands_accepted"]),
+                ("edit_commands_rejected", status["commands_rejected"]),
+                ("edit_detections", status["detections"]), ("edit_refer_errors", status["refer_errors"])]
 
     def _log_stamp_problems(self, stats: Any) -> None:
         for name in ("thermal", "rgb"):

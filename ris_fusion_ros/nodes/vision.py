@@ -41,3 +41,19 @@ def to_detection2d_array(detections: Sequence[Detection], header: Any, ids: Sequ
         item.id = ids[index] if index < len(ids) else ""
         array.detections.append(item)
     return array
+
+
+def from_detection2d_array(msg: Any, class_names: Sequence[str] = ()) -> list[Detection]:
+    """The inverse of :func:`to_detection2d_array` (boxes, best hypothesis): what the fusion node resolves
+    edit targets over. ``class_id`` is the index of the name in ``class_names`` (-1 when absent); a
+    detection without a hypothesis is kept as class ``object``."""
+    out = []
+    for item in msg.detections:
+        cx, cy = item.bbox.center.position.x, item.bbox.center.position.y
+        half_w, half_h = item.bbox.size_x / 2.0, item.bbox.size_y / 2.0
+        best = max(item.results, key=lambda r: r.hypothesis.score, default=None)
+        name = best.hypothesis.class_id if best is not None else "object"
+        score = float(best.hypothesis.score) if best is not None else 1.0
+        class_id = list(class_names).index(name) if name in class_names else -1
+        out.append(Detection((cx - half_w, cy - half_h, cx + half_w, cy + half_h), score, class_id, name))
+    return out
