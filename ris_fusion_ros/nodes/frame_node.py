@@ -228,26 +228,16 @@ class FrameStageNode(WorkerLifecycleNode):
             self._pending = msg
             self._wake.notify()
 
-    def _start_worker(self) -> None:
-        self._stop_worker()
-        self._stop = False
-        self._worker = threading.Thread(target=self._work, name=f"{self.STAGE_NAME}_worker", daemon=True)
-        self._worker.start()
+    def _worker_name(self) -> str:
+        return f"{self.STAGE_NAME}_worker"
 
-    def _work(self) -> None:
-        while True:
-            with self._wake:
-                while self._pending is None and not self._stop:
-                    self._wake.wait()
-                if self._stop:
-                    return
-                msg, self._pending = self._pending, None
-            try:
-                self._handle(msg)
-            except StageError as exc:
-                self.bad_input(exc.reason, exc)
-            except Exception as exc:  # never let one frame kill the worker
-                self.bad_input("processing_error", f"{type(exc).__name__}: {exc}")
+    def _process_item(self, item: object) -> None:
+        try:
+            self._handle(item)
+        except StageError as exc:
+            self.bad_input(exc.reason, exc)
+        except Exception as exc:  # never let one frame kill the worker
+            self.bad_input("processing_error", f"{type(exc).__name__}: {exc}")
 
     def _handle(self, msg: Image) -> None:
         if msg.encoding not in RGB_ENCODINGS:

@@ -332,24 +332,14 @@ class FusionNode(WorkerLifecycleNode):
             self._wake.notify()
 
     # ----------------------------------------------------------------- fusion worker
-    def _start_worker(self) -> None:
-        self._stop_worker()
-        self._stop = False
-        self._worker = threading.Thread(target=self._work, name="fusion_worker", daemon=True)
-        self._worker.start()
+    def _worker_name(self) -> str:
+        return "fusion_worker"
 
-    def _work(self) -> None:
-        while True:
-            with self._wake:
-                while self._pending is None and not self._stop:
-                    self._wake.wait()
-                if self._stop:
-                    return
-                pair, self._pending = self._pending, None
-            try:
-                self._fuse_pair(pair)
-            except Exception as exc:  # never let one pair kill the worker
-                self._bad_input("fusion_error", f"{type(exc).__name__}: {exc}")
+    def _process_item(self, item: object) -> None:
+        try:
+            self._fuse_pair(item)
+        except Exception as exc:  # never let one pair kill the worker
+            self._bad_input("fusion_error", f"{type(exc).__name__}: {exc}")
 
     def _fuse_pair(self, pair: SyncedPair) -> None:
         thermal, _thermal_header = pair.thermal

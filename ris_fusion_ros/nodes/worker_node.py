@@ -2,7 +2,7 @@
 subscriptions made on activate and dropped on deactivate, everything released on cleanup.
 
 Subclasses create ``_subs``, ``_worker``, ``_wake`` (a Condition), ``_stop``, ``_pending`` and
-``_camera_info`` in ``__init__`` and implement ``_start_worker``, ``_work`` and ``_release``.
+``_camera_info`` in ``__init__`` and implement ``_process_item``, ``_release`` and ``_worker_name``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,30 @@ class WorkerLifecycleNode(LifecycleNode):
     def _release(self) -> None:
         """Free models, publishers and timers (on cleanup)."""
         raise NotImplementedError
+
+    def _worker_name(self) -> str:
+        return "worker"
+
+    def _process_item(self, item: object) -> None:
+        """Handle one input taken from ``_pending`` (must not raise: count problems instead)."""
+        raise NotImplementedError
+
+    def _start_worker(self) -> None:
+        self._stop_worker()
+        self._stop = False
+        self._worker = threading.Thread(target=self._work, name=self._worker_name(), daemon=True)
+        self._worker.start()
+
+    def _work(self) -> None:
+        """Wait for the newest pending input and process it; only the newest one ever waits."""
+        while True:
+            with self._wake:
+                while self._pending is None and not self._stop:
+                    self._wake.wait()
+                if self._stop:
+                    return
+                item, self._pending = self._pending, None
+            self._process_item(item)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._drop_subscriptions()
