@@ -12,6 +12,7 @@ reuse it, and rosbags/rclpy buffers may be read-only).
 
 from __future__ import annotations
 
+from array import array as PyArray
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,7 +189,9 @@ def array_to_image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
     """Encode an array as ``sensor_msgs/Image`` fields (little-endian, no row padding).
 
     The dtype and shape must already fit the encoding: nothing is cast or reordered silently.
-    Returns ``dict(height, width, encoding, is_bigendian=0, step, data=bytes)``.
+    Returns ``dict(height, width, encoding, is_bigendian=0, step, data=array('B'))``: rclpy's
+    generated setter takes an ``array('B')`` as is, while bytes are checked value by value
+    (about 15 ms for one 640x480 RGB image).
     """
     info = encoding_info(encoding)
     array = _check_array(array, info)
@@ -200,7 +203,7 @@ def array_to_image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
         "encoding": encoding,
         "is_bigendian": 0,
         "step": int(width * info.pixel_bytes),
-        "data": np.ascontiguousarray(little).tobytes(),
+        "data": PyArray("B", np.ascontiguousarray(little).tobytes()),
     }
 
 
