@@ -60,3 +60,23 @@ def write_pair_folder(tmp_path):
         return root
 
     return build
+
+
+class HotBoxDetector:
+    """Test double for the detector: one 'person' box around the pixels brighter than 200 (none if none)."""
+
+    class_names = ("person",)
+
+    def detect(self, image):
+        import numpy as np
+
+        from ris_fusion_ros.core.detection.types import Detection
+
+        ys, xs = np.nonzero(image.max(axis=2) > 200)
+        if xs.size == 0:
+            return []
+        return [Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 0.9, 0,
+                          "person")]
+
+    def info(self) -> dict:
+        return {"model": "hot-box test double"}

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from conftest import require_ros_module
+from conftest import HotBoxDetector, require_ros_module
 
 rclpy = require_ros_module("rclpy")
 require_ros_module("ris_fusion_msgs.msg")
@@ -35,7 +35,6 @@ from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from ris_fusion_msgs.msg import ReferringResult  # noqa: E402
 from ris_fusion_msgs.srv import SetReferringText  # noqa: E402
-from ris_fusion_ros.core.detection.types import Detection  # noqa: E402
 from ris_fusion_ros.core.io.image_codec import array_to_image_fields, message_to_array  # noqa: E402
 from ris_fusion_ros.core.pipeline import stages  # noqa: E402
 from ris_fusion_ros.core.pipeline.stages import DetectionStage  # noqa: E402
@@ -50,22 +49,6 @@ ROWS, COLS = slice(10, 22), slice(30, 46)  # the hot object: x 30..45, y 10..21
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 UPSTREAM_DETECTION2DARRAY_HASH = "RIHS01_214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968"
-
-
-class HotBoxDetector:
-    """Test double: one 'person' box around the fused pixels brighter than 200 (none if there are none)."""
-
-    class_names = ("person",)
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        ys, xs = np.nonzero(image.max(axis=2) > 200)
-        if xs.size == 0:
-            return []
-        return [Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 0.9, 0,
-                          "person")]
-
-    def info(self) -> dict:
-        return {"model": "hot-box test double"}
 
 
 class ClassNameReferrer:

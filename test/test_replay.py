@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 
-from ris_fusion_ros.core.detection.types import Detection
 from ris_fusion_ros.core.io.sync import ApproximateTimeSync
 from ris_fusion_ros.core.pipeline import DetectionStage, FusionStage, Pipeline, merged
 from ris_fusion_ros.core.pipeline import bag as bagio
@@ -17,6 +16,8 @@ from ris_fusion_ros.core.pipeline.bag_maker import BagPlan, make_bag, read_manif
 from ris_fusion_ros.core.pipeline.config import sync_config
 from ris_fusion_ros.core.pipeline.replay import Replayer
 from ris_fusion_ros.core.pipeline.report import build_summary, write_report
+
+from conftest import HotBoxDetector
 
 pytest.importorskip("rosbags")
 
@@ -33,19 +34,6 @@ def synthetic_pairs(n: int = 6) -> list[tuple[str, np.ndarray, np.ndarray]]:
         vis = rng.integers(50, 90, (H, W, 3), dtype=np.uint8)
         pairs.append((f"p{i}", ir, vis))
     return pairs
-
-
-class HotBoxDetector:
-    """Test double (see test_nodes_detection_referring.py): a 'person' box around pixels > 200."""
-
-    class_names = ("person",)
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        ys, xs = np.nonzero(image.max(axis=2) > 200)
-        if xs.size == 0:
-            return []
-        return [Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 0.9, 0,
-                          "person")]
 
 
 def fusion_pipeline(values: dict | None = None, detector=None) -> Pipeline:

@@ -19,7 +19,9 @@ from ris_fusion_ros.core.pipeline.replay import Replayer
 
 pytest.importorskip("rosbags")
 
-from test_replay import HotBoxDetector, synthetic_pairs
+from test_replay import synthetic_pairs
+
+from conftest import HotBoxDetector
 
 
 def _pipeline(edits: bool) -> Pipeline:

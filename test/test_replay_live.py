@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import require_ros_module
+from conftest import HotBoxDetector, require_ros_module
 
 rclpy = require_ros_module("rclpy")
 require_ros_module("ris_fusion_msgs.msg")
@@ -22,7 +22,7 @@ referring = pytest.importorskip("ris_fusion_ros.core.referring")
 from builtin_interfaces.msg import Time  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header, String  # noqa: E402
-from test_nodes_detection_referring import Graph, HotBoxDetector  # noqa: E402
+from test_nodes_detection_referring import Graph  # noqa: E402
 
 from ris_fusion_ros.core.io.image_codec import message_to_array  # noqa: E402
 from ris_fusion_ros.core.io.sync import ApproximateTimeSync  # noqa: E402

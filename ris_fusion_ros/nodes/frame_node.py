@@ -8,7 +8,6 @@ everything the frame needs from the model is a call into :mod:`ris_fusion_ros.co
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from typing import Any
 
@@ -37,7 +36,6 @@ from .worker_node import WorkerLifecycleNode
 FUSED_TOPIC = "fused/image"
 FUSED_INFO_TOPIC = "fused/camera_info"
 DIAGNOSTICS_TOPIC = "/diagnostics"
-LOG_THROTTLE_SECONDS = 2.0
 
 DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("detector", "yolox-nano", "detector: yolox-nano (Apache-2.0), yolov5n, yolov5n-seg (AGPL weights, "
@@ -163,17 +161,6 @@ class FrameStageNode(WorkerLifecycleNode):
                                               qos_overriding_options=overriding_options())
         self._outputs.append(pub)
         return pub
-
-    def bad_input(self, reason: str, exc: Exception | str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._bad[reason] += 1
-            count = self._bad[reason]
-            quiet = now - self._last_log.get(reason, -1e9) < LOG_THROTTLE_SECONDS
-            if not quiet:
-                self._last_log[reason] = now
-        if not quiet:
-            self.get_logger().warning(f"bad input ({reason}, {count} so far): {exc}")
 
     @property
     def camera_info(self) -> CameraInfo | None:

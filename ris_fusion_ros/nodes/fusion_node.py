@@ -88,7 +88,6 @@ EDIT_TEXT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliabilit
 EDIT_STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DIAGNOSTICS_TOPIC = "/diagnostics"
-LOG_THROTTLE_SECONDS = 2.0
 _APPLIED_AT_CONFIGURE = " (applied at the next configure)"
 
 PARAMS: tuple[ParamSpec, ...] = (
@@ -256,23 +255,12 @@ class FusionNode(WorkerLifecycleNode):
         return super().on_activate(state)
 
     # ----------------------------------------------------------------- input
-    def _bad_input(self, reason: str, exc: Exception | str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._bad[reason] += 1
-            count = self._bad[reason]
-            quiet = now - self._last_log.get(reason, -1e9) < LOG_THROTTLE_SECONDS
-            if not quiet:
-                self._last_log[reason] = now
-        if not quiet:  # throttled per reason (rclpy's throttle is per call site, so one reason would hide others)
-            self.get_logger().warning(f"bad input ({reason}, {count} so far): {exc}")
-
     def _decode(self, stream: str, msg: Image) -> None:
         self._last_rx[stream] = time.monotonic()
         try:
             decoded = decode_image(stream, msg)
         except StageError as exc:
-            self._bad_input(exc.reason, exc)
+            self.bad_input(exc.reason, exc)
             return
         self._push(stream, decoded.stamp_ns, (decoded, msg.header))
 
@@ -289,10 +277,10 @@ class FusionNode(WorkerLifecycleNode):
         try:
             stage.set_feedback(message_to_array(msg) if msg.encoding == "mono8" else None)
         except RisFusionError as exc:
-            self._bad_input("feedback_mask", exc)
+            self.bad_input("feedback_mask", exc)
             return
         if msg.encoding != "mono8":
-            self._bad_input("feedback_mask", f"referring/mask encoding {msg.encoding!r} is not mono8")
+            self.bad_input("feedback_mask", f"referring/mask encoding {msg.encoding!r} is not mono8")
 
     def apply_edit(self, text: str) -> EditUpdate | None:
         """One edit command (the ``fusion_edit_text`` callback); the reply goes to ``~/edit_status``."""
@@ -304,7 +292,7 @@ class FusionNode(WorkerLifecycleNode):
         status = update.message if "active:" in update.message else f"{update.message}; active: {edits.describe()}"
         pub.publish(String(data=f"[{verdict}] {update.text!r}: {status}"))
         if update.kind == "rejected":
-            self._bad_input("edit_text_rejected", update.message)
+            self.bad_input("edit_text_rejected", update.message)
         else:
             self.get_logger().info(f"edit {update.text!r}: {update.message}")
         return update
@@ -339,7 +327,7 @@ class FusionNode(WorkerLifecycleNode):
         try:
             self._fuse_pair(item)
         except Exception as exc:  # never let one pair kill the worker
-            self._bad_input("fusion_error", f"{type(exc).__name__}: {exc}")
+            self.bad_input("fusion_error", f"{type(exc).__name__}: {exc}")
 
     def _fuse_pair(self, pair: SyncedPair) -> None:
         thermal, _thermal_header = pair.thermal
@@ -350,7 +338,7 @@ class FusionNode(WorkerLifecycleNode):
         try:
             frame = stage.run(thermal.array, rgb.array, rgb.encoding)
         except StageError as exc:
-            self._bad_input(exc.reason, exc)
+            self.bad_input(exc.reason, exc)
             return
         self._frame_size = (frame.fused.shape[1], frame.fused.shape[0])
         out = Image(header=rgb_header, **array_to_image_fields(frame.fused, "rgb8"))

@@ -2,19 +2,37 @@
 subscriptions made on activate and dropped on deactivate, everything released on cleanup.
 
 Subclasses create ``_subs``, ``_worker``, ``_wake`` (a Condition), ``_stop``, ``_pending`` and
-``_camera_info`` in ``__init__`` and implement ``_process_item``, ``_release`` and ``_worker_name``.
+``_camera_info``, ``_lock``, ``_bad`` (Counter) and ``_last_log`` in ``__init__`` and implement
+``_process_item``, ``_release`` and ``_worker_name``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo
 
+#: One warning per bad-input reason at most this often (the counters keep counting).
+LOG_THROTTLE_SECONDS = 2.0
+
 
 class WorkerLifecycleNode(LifecycleNode):
     """Lifecycle transitions and teardown shared by the fusion, detection and referring nodes."""
+
+    def bad_input(self, reason: str, exc: Exception | str) -> None:
+        """Count a rejected input under ``reason`` (``_bad``, a Counter, under ``_lock``) and log it,
+        throttled per reason (rclpy's throttle is per call site, so one reason would hide others)."""
+        now = time.monotonic()
+        with self._lock:
+            self._bad[reason] += 1
+            count = self._bad[reason]
+            quiet = now - self._last_log.get(reason, -1e9) < LOG_THROTTLE_SECONDS
+            if not quiet:
+                self._last_log[reason] = now
+        if not quiet:
+            self.get_logger().warning(f"bad input ({reason}, {count} so far): {exc}")
 
     def _release(self) -> None:
         """Free models, publishers and timers (on cleanup)."""
