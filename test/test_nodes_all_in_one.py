@@ -22,7 +22,7 @@ vision_msgs = require_ros_module("vision_msgs.msg")
 
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
@@ -30,6 +30,7 @@ from ris_fusion_msgs.msg import ReferringResult  # noqa: E402
 from ris_fusion_ros.core.io.image_codec import array_to_image_fields, message_to_array  # noqa: E402
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def test_all_in_one_process_with_real_models(shared_root):
@@ -48,13 +49,15 @@ def test_all_in_one_process_with_real_models(shared_root):
     node = Node("aio_peer", context=ctx, namespace=ns)
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
-    got: dict[str, list] = {"fused": [], "det": [], "result": []}
+    got: dict[str, list] = {"fused": [], "det": [], "result": [], "active": []}
     node.create_subscription(Image, "fused/image", got["fused"].append, RELIABLE)
     node.create_subscription(vision_msgs.Detection2DArray, "detections", got["det"].append, RELIABLE)
     node.create_subscription(ReferringResult, "referring/result", got["result"].append, RELIABLE)
     thermal_pub = node.create_publisher(Image, "thermal/image_raw", RELIABLE)
     rgb_pub = node.create_publisher(Image, "rgb/image_raw", RELIABLE)
     text_pub = node.create_publisher(String, "referring_text", RELIABLE)
+    node.create_subscription(String, "referring_segmentation_node/active_text", lambda m: got["active"].append(m.data),
+                             LATCHED)
 
     def spin_until(predicate, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -67,7 +70,14 @@ def test_all_in_one_process_with_real_models(shared_root):
     try:
         assert spin_until(lambda: rgb_pub.get_subscription_count() and text_pub.get_subscription_count()
                           and node.count_publishers("referring/result"), 90), "nodes did not come up"
-        text_pub.publish(String(data="the car"))
+        # Our publisher can see the subscription before the node has matched our publisher (DDS discovery is
+        # not symmetric), and a volatile message sent in that window is lost: repeat until the node's
+        # transient-local active_text acknowledges the target.
+        for _ in range(40):
+            text_pub.publish(String(data="the car"))
+            if spin_until(lambda: "the car" in got["active"], 0.5):
+                break
+        assert "the car" in got["active"], got["active"]
         t0 = 1_800_000_000.0
         for i in range(8):  # 10 Hz; the pipeline may skip frames while busy (newest-frame policy)
             pair = pairs[i % len(pairs)]
@@ -80,7 +90,7 @@ def test_all_in_one_process_with_real_models(shared_root):
                 pub.publish(msg)
             spin_until(lambda: False, 0.1)
         done = spin_until(lambda: got["fused"] and got["det"] and any(r.text == "the car" for r in got["result"]), 60)
-        assert done, {k: len(v) for k, v in got.items()}
+        assert done, {k: len(v) for k, v in got.items() if k != "active"}
     finally:
         executor.shutdown()
         node.destroy_node()
