@@ -66,6 +66,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("bench", "live"), "bench_live", "live rate and latency of the nodes with real rclpy"),
     Command(("train", "fusion"), "train_fusion",
             "train the fusion network (RoadScene, LLVIP, M3FD; never MSRS) and export it to ONNX"),
+    Command(("train", "detector"), "train_detector",
+            "fine-tune YOLOv5n(-seg) on fused frames of a labelled split (measure on the other split)"),
 )
 
 

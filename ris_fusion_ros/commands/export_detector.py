@@ -24,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.detection.detector import _WEIGHT_FILES, weights_dir
+    from ..core.detection.detector import WEIGHT_FILES, weights_dir
     from ..core.detection.export import export_yolov5
 
-    weights = weights_dir(args.shared_root) / _WEIGHT_FILES[args.model]
+    weights = weights_dir(args.shared_root) / WEIGHT_FILES[args.model]
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix != ".onnx":
         raise ConfigError(f"--out must name an .onnx file, got {out}")

@@ -30,7 +30,7 @@ DEFAULT_IOU = 0.45
 DEFAULT_MAX_DET = 300
 DEFAULT_IMGSZ = 640
 NAMED_MODELS = ("yolov5n", "yolov5n-seg", "yolox-nano")
-_WEIGHT_FILES = {"yolov5n": "yolov5n_coco.pt", "yolov5n-seg": "yolov5n-seg_coco.pt", "yolox-nano": "yolox_nano.onnx"}
+WEIGHT_FILES = {"yolov5n": "yolov5n_coco.pt", "yolov5n-seg": "yolov5n-seg_coco.pt", "yolox-nano": "yolox_nano.onnx"}
 OPTIONS = ("conf", "iou", "max_det", "agnostic", "classes", "imgsz", "rect", "layout", "bgr", "scale", "center",
            "coeff_times_obj", "names")
 
@@ -221,11 +221,11 @@ def create_detector(name: str, runtime: Any = None, shared: str | None = None, *
     key = name.lower()
     names: list[str] | None = None
     if key in ("yolov5n", "yolov5n-seg"):
-        weights = weights_dir(shared) / _WEIGHT_FILES[key]
+        weights = weights_dir(shared) / WEIGHT_FILES[key]
         artifacts, names = _yolov5_artifacts(weights, onnx=runtime.backend != "torch")
         path = weights
     elif key == "yolox-nano" or name.endswith(".onnx"):
-        path = weights_dir(shared) / _WEIGHT_FILES[key] if key == "yolox-nano" else Path(name)
+        path = weights_dir(shared) / WEIGHT_FILES[key] if key == "yolox-nano" else Path(name)
         header = read_onnx_header(path)
         artifacts = ModelArtifacts(key if key == "yolox-nano" else path.stem, [header.input_name],
                                    list(header.output_names), onnx_path=path)

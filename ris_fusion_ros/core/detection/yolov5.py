@@ -111,6 +111,11 @@ def build_modules():
             self.register_buffer("anchors", torch.zeros(len(channels), self.na, 2))  # grid units, from the weights
             self.proto = Proto(proto[0], proto[1], nm, fused) if nm else None
 
+        def raw(self, features):
+            """Undecoded predictions per level, ``[B, na, ny, nx, no]`` (logits), for training losses."""
+            return [self.m[level](x).view(x.shape[0], self.na, self.no, x.shape[2], x.shape[3])
+                    .permute(0, 1, 3, 4, 2).contiguous() for level, x in enumerate(features)]
+
         def forward(self, features):
             rows = []
             for level, x in enumerate(features):
@@ -167,17 +172,25 @@ def build_modules():
                 Detect(nc, (64, 128, 256), nm, (64, proto_hidden) if nm else None, f),  # 24
             ])
 
-        def forward(self, x):
+        def backbone(self, x):
+            """Layers 0-9: the P3 and P4 skips and the SPPF output."""
             m = self.model
-            x = m[3](m[2](m[1](m[0](x))))
-            p3 = m[4](x)
+            p3 = m[4](m[3](m[2](m[1](m[0](x)))))
             p4 = m[6](m[5](p3))
-            x10 = m[10](m[9](m[8](m[7](p4))))
+            return p3, p4, m[9](m[8](m[7](p4)))
+
+        def neck(self, p3, p4, p5):
+            """Layers 10-23: the three feature maps the head predicts from."""
+            m = self.model
+            x10 = m[10](p5)
             x14 = m[14](m[13](torch.cat([m[11](x10), p4], 1)))
             out3 = m[17](torch.cat([m[15](x14), p3], 1))
             out4 = m[20](torch.cat([m[18](out3), x14], 1))
             out5 = m[23](torch.cat([m[21](out4), x10], 1))
-            return m[24]([out3, out4, out5])
+            return [out3, out4, out5]
+
+        def forward(self, x):
+            return self.model[24](self.neck(*self.backbone(x)))
 
     return YoloV5
 

@@ -1,0 +1,117 @@
+"""Training samples for detector fine-tuning: fused frames with their boxes, letterboxed the way the
+detector sees them at inference, plus scale / shift / flip / brightness jitter (seeded)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ...errors import ConfigError
+from ..letterbox import FILL
+
+MIN_BOX_SIDE = 2.0  # pixels; smaller remnants of cropped boxes are dropped
+MIN_KEPT_AREA = 0.3  # share of a box that must stay inside the canvas
+
+
+@dataclass
+class Sample:
+    """One labelled frame: uint8 RGB image, (N, 5) boxes ``coco_class_id, x1, y1, x2, y2`` in pixels."""
+
+    pair_id: str
+    image: np.ndarray
+    boxes: np.ndarray
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Jitter ranges; ``plain_share`` of draws use the exact inference letterbox (no jitter but flips)."""
+
+    scale: tuple[float, float] = (0.6, 1.5)
+    brightness: tuple[float, float] = (0.7, 1.3)
+    flip: float = 0.5
+    plain_share: float = 0.3
+
+
+def map_classes(boxes: np.ndarray, dataset_names: Sequence[str], model_names: Sequence[str]) -> np.ndarray:
+    """Data-set class ids -> the detector's ids, by name; ConfigError for a class the model lacks."""
+    lookup = {name: i for i, name in enumerate(model_names)}
+    missing = sorted({dataset_names[int(c)] for c in boxes[:, 0]} - set(lookup))
+    if missing:
+        raise ConfigError(f"the detector has no class {missing} (it knows {len(model_names)} classes)")
+    out = boxes.astype(np.float32).copy()
+    if len(out):
+        out[:, 0] = [lookup[dataset_names[int(c)]] for c in boxes[:, 0]]
+    return out
+
+
+def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator,
+          augment: Augment | None) -> tuple[np.ndarray, np.ndarray]:
+    """The image pasted on a (height, width) canvas and its boxes moved with it.
+
+    Without jitter this is exactly the centred letterbox the detector applies at inference.
+    """
+    ch, cw = canvas
+    h, w = sample.image.shape[:2]
+    ratio = min(ch / h, cw / w)
+    jitter = augment is not None and rng.random() >= augment.plain_share
+    if jitter:
+        ratio *= float(rng.uniform(*augment.scale))
+    nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
+    if jitter:
+        left = int(rng.integers(min(0, cw - nw), max(0, cw - nw) + 1))
+        top = int(rng.integers(min(0, ch - nh), max(0, ch - nh) + 1))
+    else:
+        left, top = round((cw - nw) / 2 - 0.1), round((ch - nh) / 2 - 0.1)
+    resized = cv2.resize(sample.image, (nw, nh), interpolation=cv2.INTER_LINEAR)  # as at inference
+    out = np.full((ch, cw, 3), FILL, np.uint8)
+    x0, y0 = max(0, left), max(0, top)
+    x1, y1 = min(cw, left + nw), min(ch, top + nh)
+    out[y0:y1, x0:x1] = resized[y0 - top:y1 - top, x0 - left:x1 - left]
+    boxes = sample.boxes.astype(np.float32).copy()
+    if len(boxes):
+        boxes[:, 1:] = boxes[:, 1:] * ratio + np.array([left, top, left, top], np.float32)
+        area = (boxes[:, 3] - boxes[:, 1]) * (boxes[:, 4] - boxes[:, 2])
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, cw)
+        boxes[:, [2, 4]] = boxes[:, [2, 4]].clip(0, ch)
+        bw, bh = boxes[:, 3] - boxes[:, 1], boxes[:, 4] - boxes[:, 2]
+        keep = (bw >= MIN_BOX_SIDE) & (bh >= MIN_BOX_SIDE) & (bw * bh >= MIN_KEPT_AREA * np.maximum(area, 1e-6))
+        boxes = boxes[keep]
+    if augment is not None:
+        if rng.random() < augment.flip:
+            out = out[:, ::-1].copy()
+            if len(boxes):
+                boxes[:, [1, 3]] = cw - boxes[:, [3, 1]]
+        gain = float(rng.uniform(*augment.brightness))
+        if jitter and gain != 1.0:
+            out = np.clip(out.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    return out, boxes
+
+
+def collate(items: Sequence[tuple[np.ndarray, np.ndarray]]):
+    """Images -> float tensor (B, 3, H, W) in [0, 1]; boxes -> (T, 6) image, class, cx, cy, w, h."""
+    import torch
+
+    images = torch.from_numpy(np.stack([im for im, _ in items]).transpose(0, 3, 1, 2).copy()).float() / 255.0
+    rows = []
+    for index, (_, boxes) in enumerate(items):
+        for c, x1, y1, x2, y2 in boxes:
+            rows.append([index, c, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1])
+    targets = torch.tensor(rows, dtype=torch.float32).reshape(-1, 6)
+    return images, targets
+
+
+def build_samples(dataset, fuse, model_names: Sequence[str], progress=lambda items: items) -> list[Sample]:
+    """One :class:`Sample` per labelled pair of ``dataset``: ``fuse(pair)`` -> uint8 RGB image."""
+    samples = []
+    for record in progress(dataset.records):
+        pair = dataset.load(record)
+        if record.label_path is None:
+            raise ConfigError(f"pair {record.pair_id} has no label file under {dataset.root}: cannot train on it")
+        image = fuse(pair)
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
+        samples.append(Sample(pair.pair_id, image, map_classes(pair.boxes, dataset.class_names, model_names)))
+    return samples

@@ -1,0 +1,186 @@
+"""Seeded fine-tuning of YOLOv5n(-seg) on fused frames.
+
+The backbone (layers 0-9) stays frozen, the neck and the head train (SGD with warm-up and cosine
+decay, an exponential moving average of the weights is what gets saved). For the segmentation model
+the prototype branch is frozen and the mask coefficients are distilled from the frozen original at
+the assigned cells, so instance masks keep working (the labels have boxes only).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ...errors import ConfigError
+from ..yolov5 import STRIDES, build_yolov5, file_sha256, load_checkpoint
+from .loss import LossWeights, YoloV5Loss
+from .samples import Augment, Sample, collate, place
+
+FROZEN_LAYERS = 10  # backbone: 0-9
+
+
+@dataclass
+class FinetuneConfig:
+    """Every setting that decides the fine-tuned weights (saved with them)."""
+
+    epochs: int = 30
+    batch: int = 8
+    lr: float = 0.01
+    min_lr_ratio: float = 0.05
+    momentum: float = 0.937
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 2.0
+    ema_decay: float = 0.999
+    ema_ramp: float = 100.0
+    canvas: tuple[int, int] = (640, 640)  # the detector's default letterbox size
+    seed: int = 0
+    threads: int = 2
+    distill: float = 1.0
+    augment: Augment = Augment()
+
+
+class WeightAverage:
+    """Exponential moving average of the parameters and buffers, ramped in over the first updates."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, ramp: float) -> None:
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.decay, self.ramp, self.updates = decay, ramp, 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = self.decay * (1 - math.exp(-self.updates / self.ramp))
+        current = model.state_dict()
+        for name, value in self.model.state_dict().items():
+            if value.dtype.is_floating_point:
+                value.mul_(d).add_(current[name].detach(), alpha=1 - d)
+
+
+def _trainable(model: torch.nn.Module, segmentation: bool) -> list[torch.nn.Parameter]:
+    params = []
+    for index, layer in enumerate(model.model):
+        frozen = index < FROZEN_LAYERS
+        for name, p in layer.named_parameters():
+            train = not frozen and not (segmentation and name.startswith("proto."))
+            p.requires_grad_(train)
+            if train:
+                params.append(p)
+    return params
+
+
+def _param_groups(params: Sequence[torch.nn.Parameter], weight_decay: float) -> list[dict]:
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _set_train_mode(model: torch.nn.Module) -> None:
+    """Frozen layers keep their BatchNorm statistics (eval), the rest trains."""
+    model.train()
+    for index, layer in enumerate(model.model):
+        if index < FROZEN_LAYERS:
+            layer.eval()
+    head = model.model[24]
+    if head.proto is not None:
+        head.proto.eval()
+
+
+def _schedule(step: int, total: int, warmup: int, config: FinetuneConfig) -> tuple[float, float]:
+    """Learning rate and momentum for ``step`` (0-based)."""
+    if step < warmup:
+        f = step / max(1, warmup)
+        return config.lr * f, 0.8 + (config.momentum - 0.8) * f
+    progress = (step - warmup) / max(1, total - warmup)
+    floor = config.min_lr_ratio
+    return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))), config.momentum
+
+
+def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, out: Path, *,
+             provenance: dict | None = None, progress: bool = True) -> Path:
+    """Train from ``weights`` on ``samples``; write ``out`` (tensors-only checkpoint like the base),
+    ``out.with_suffix('.csv')`` (per-epoch losses) and ``.json`` (config, provenance, timing)."""
+    if not samples:
+        raise ConfigError("no training samples")
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = np.random.default_rng(config.seed)
+    base = load_checkpoint(weights)
+    student = build_yolov5(weights)
+    teacher = build_yolov5(weights) if base.get("nm") else None
+    head = student.model[24]
+    segmentation = head.nm > 0
+    params = _trainable(student, segmentation)
+    optimizer = torch.optim.SGD(_param_groups(params, config.weight_decay), lr=config.lr,
+                                momentum=config.momentum, nesterov=True)
+    loss_fn = YoloV5Loss(head.anchors, STRIDES, head.nc, head.nm, LossWeights(distill=config.distill),
+                         imgsz=max(config.canvas))
+    ema = WeightAverage(student, config.ema_decay, config.ema_ramp)
+    steps_per_epoch = math.ceil(len(samples) / config.batch)
+    total = steps_per_epoch * config.epochs
+    warmup = round(config.warmup_epochs * steps_per_epoch)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log_path, meta_path = out.with_suffix(".csv"), out.with_suffix(".json")
+    rows: list[dict] = []
+    start = time.perf_counter()
+    bar = tqdm(total=total, desc="train detector", unit="step", disable=not progress, dynamic_ncols=True)
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        _set_train_mode(student)
+        order = rng.permutation(len(samples))
+        sums: dict[str, float] = {}
+        for first in range(0, len(order), config.batch):
+            items = [place(samples[i], config.canvas, rng, config.augment) for i in order[first:first + config.batch]]
+            images, targets = collate(items)
+            lr, momentum = _schedule(step, total, warmup, config)
+            for group in optimizer.param_groups:
+                group["lr"], group["momentum"] = lr, momentum
+            with torch.no_grad():
+                features = student.backbone(images)  # frozen: no graph
+                ref = head.raw(teacher.neck(*features)) if teacher is not None else None
+            preds = head.raw(student.neck(*features))
+            loss, parts = loss_fn(preds, targets, ref)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 10.0)
+            optimizer.step()
+            ema.update(student)
+            step += 1
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + value
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, box=f"{parts['box']:.4f}", obj=f"{parts['obj']:.4f}",
+                            cls=f"{parts['cls']:.4f}")
+        row = {"epoch": epoch, "lr": round(lr, 6), "seconds": round(time.perf_counter() - start, 1)}
+        row |= {k: round(v / steps_per_epoch, 6) for k, v in sums.items()}
+        rows.append(row)
+        with log_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            writer.writeheader()
+            writer.writerows(rows)
+    bar.close()
+    state = {k: v.detach().clone() for k, v in ema.model.state_dict().items()}
+    checkpoint = {k: v for k, v in base.items() if k != "state_dict"} | {"state_dict": state}
+    checkpoint["finetuned_from"] = f"{Path(weights).name} sha256 {file_sha256(weights)}"
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    tmp.replace(out)
+    meta = {"config": asdict(config), "base_weights": str(weights), "base_sha256": file_sha256(weights),
+            "samples": len(samples), "pair_ids": [s.pair_id for s in samples], "steps": total,
+            "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__,
+            "machine": platform.platform(), "license": "derived from AGPL-3.0 weights: do not redistribute"}
+    meta |= provenance or {}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out
