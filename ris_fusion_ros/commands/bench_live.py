@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_live(pairs, mode, args.seconds, args.warmup, args.rate, args.fusion_method)
         results.append(result.__dict__)
         print(f"\n[{mode}] {result.published_pairs} pairs published in {args.seconds:.0f} s; "
-              f"node exit {result.exit_code}")
+              f"node exit {result.exit_code}; {result.transport}")
         print("| output | received | rate Hz | source->receive p50 ms | p99 ms |")
         print("|---|---|---|---|---|")
         for key, n in result.received.items():

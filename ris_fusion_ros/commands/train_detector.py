@@ -22,19 +22,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fusion", default="risfusenet", help="fusion method whose frames it trains on "
                                                                "(default risfusenet)")
     parser.add_argument("--out", help="checkpoint path (.pt); default <model cache>/detectors/finetuned/"
-                                      "<model>-<fusion>-<split>-s<seed>.pt")
+                                      "<model>-<fusion>-<split>-f<freeze>-s<seed>.pt")
     parser.add_argument("--epochs", type=int, default=30, help="default 30")
     parser.add_argument("--batch", type=int, default=8, help="default 8")
     parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate (default 0.01)")
+    parser.add_argument("--freeze", type=int, default=10,
+                        help="layers kept frozen, from the input (default 10 = the backbone; 0 = train all)")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
-def default_output(model: str, fusion: str, split: str | None, seed: int) -> Path:
+def default_output(model: str, fusion: str, split: str | None, seed: int, freeze: int) -> Path:
     from ..core.paths import model_cache_dir
 
     split_name = Path(split).stem if split else "all"
-    return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{fusion}-{split_name}-s{seed}.pt"
+    return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{fusion}-{split_name}-f{freeze}-s{seed}.pt"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     samples = build_samples(dataset, lambda pair: fusion.fuse(pair.ir, pair.vis), class_names(base),
                             progress=lambda items: tqdm(items, desc=f"fuse ({args.fusion})", unit="pair",
                                                         disable=args.no_progress))
-    out = Path(args.out) if args.out else default_output(args.model, args.fusion, args.split, args.seed)
-    config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads)
+    out = Path(args.out) if args.out else default_output(args.model, args.fusion, args.split, args.seed, args.freeze)
+    config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
+                            frozen_layers=args.freeze)
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]), "dataset": str(dataset.root),
                   "split": args.split, "fusion": args.fusion}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)

@@ -30,6 +30,7 @@ class LiveResult:
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     node_diagnostics: dict[str, dict[str, str]] = field(default_factory=dict)
     exit_code: int | None = None
+    transport: str = ""
 
 
 def _pct(values: list[float]) -> dict[str, float]:
@@ -52,7 +53,9 @@ def run_live(pairs: list[tuple[np.ndarray, np.ndarray]], mode: str, seconds: flo
     from std_msgs.msg import String
 
     from ..core.io.image_codec import array_to_image_fields
+    from .middleware import apply_dds_profile
 
+    transport = apply_dds_profile()  # this process is the camera; the node process inherits the choice
     ns = f"/bench{uuid.uuid4().hex[:6]}"
     flags = ["--no-detection", "--no-referring"] if mode == "fusion" else []
     cmd = [sys.executable, "-m", "ris_fusion_ros.nodes.pipeline_main", "--duration", str(seconds + warmup + 8), *flags,
@@ -157,7 +160,8 @@ def run_live(pairs: list[tuple[np.ndarray, np.ndarray]], mode: str, seconds: flo
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-    result = LiveResult(mode, seconds, published["n"] - published.get("measured_from", 0), exit_code=proc.returncode)
+    result = LiveResult(mode, seconds, published["n"] - published.get("measured_from", 0), exit_code=proc.returncode,
+                        transport=transport)
     for key, values in latencies.items():
         if values or key == "fused":
             result.received[key] = len(values)

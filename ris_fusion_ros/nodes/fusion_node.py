@@ -31,18 +31,14 @@ Every pairing, normalisation, registration and fusion step is the core's
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
 import sys
 import threading
 import time
 from collections import Counter
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -71,6 +67,7 @@ from .common import (
     reliable_qos,
     sensor_qos,
 )
+from .runner import run_single_node
 from .worker_node import WorkerLifecycleNode
 
 NODE_NAME = "fusion_node"
@@ -432,31 +429,7 @@ class FusionNode(WorkerLifecycleNode):
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ris_fusion_ros.nodes.fusion_node [--ros-args ...]``."""
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # before rclpy.init: DDS stays local
-    rclpy.init(args=sys.argv if argv is None else argv)
-    node = FusionNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        if node.get_parameter("autostart").value:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                node.get_logger().error(f"autostart: {node.last_error}; staying unconfigured")
-            elif node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-                node.get_logger().error("autostart: activate failed")
-            else:
-                node.get_logger().info("active")
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        if rclpy.ok():  # a real failure; one raised because Ctrl-C shut the context down mid-start is not
-            raise
-    finally:
-        executor.shutdown()
-        with contextlib.suppress(Exception):  # the context may already be gone after Ctrl-C
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_single_node(FusionNode, argv)
 
 
 if __name__ == "__main__":

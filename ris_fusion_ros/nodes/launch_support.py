@@ -11,11 +11,11 @@ wins over the file. ``launch``/``launch_ros`` are imported only inside the funct
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .middleware import config_path
 from .system import ALL_IN_ONE_EXECUTABLE, NODES, PACKAGE, NodeSpec, node_spec
 
 SHORT = {"fusion_node": "fusion", "detection_node": "detection", "referring_segmentation_node": "referring"}
@@ -39,12 +39,7 @@ def _parse(value: str) -> Any:
 
 
 def _config_path(name: str) -> str:
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return str(Path(get_package_share_directory(PACKAGE)) / "config" / name)
-    except Exception:  # source checkout without an install
-        return str(Path(__file__).resolve().parents[2] / "config" / name)
+    return str(config_path(name))
 
 
 def node_launch_description(names: list[str], prefixed: bool) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -12,6 +11,8 @@ from typing import Any
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
+
+from .middleware import apply_dds_profile
 
 
 def autostart(node: Any) -> bool:
@@ -32,8 +33,9 @@ def autostart(node: Any) -> bool:
 def spin_nodes(build: Callable[[], Sequence[Any]], argv: Sequence[str] | None, *, threads: int | None = None,
                duration_s: float = 0.0) -> int:
     """Init rclpy, build the nodes, autostart them, spin until Ctrl-C (or ``duration_s``), tear down."""
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # before rclpy.init: DDS stays local
+    transport = apply_dds_profile()  # before rclpy.init
     rclpy.init(args=list(sys.argv if argv is None else argv))
+    rclpy.logging.get_logger("ris_fusion_ros").info(transport)
     nodes: list[Any] = []
     executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
     try:

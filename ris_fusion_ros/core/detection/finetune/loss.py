@@ -110,7 +110,7 @@ class YoloV5Loss:
         distill = torch.zeros(())
         positives = 0
         for level, p in enumerate(preds):
-            b, na, ny, nx, _ = p.shape
+            ny, nx = p.shape[2:4]
             a = assign(targets, self.anchors[level], self.strides[level], (ny, nx), self.w.anchor_ratio)
             tobj = torch.zeros(p.shape[:4], dtype=p.dtype)
             if len(a):

@@ -1,6 +1,6 @@
 """Seeded fine-tuning of YOLOv5n(-seg) on fused frames.
 
-The backbone (layers 0-9) stays frozen, the neck and the head train (SGD with warm-up and cosine
+The backbone (layers 0-9, or the first ``frozen_layers``) stays frozen, the rest trains (SGD with warm-up and cosine
 decay, an exponential moving average of the weights is what gets saved). For the segmentation model
 the prototype branch is frozen and the mask coefficients are distilled from the frozen original at
 the assigned cells, so instance masks keep working (the labels have boxes only).
@@ -15,7 +15,7 @@ import math
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from ..yolov5 import STRIDES, build_yolov5, file_sha256, load_checkpoint
 from .loss import LossWeights, YoloV5Loss
 from .samples import Augment, Sample, collate, place
 
-FROZEN_LAYERS = 10  # backbone: 0-9
+BACKBONE_LAYERS = 10  # 0-9; computed without a graph when all of them are frozen
 
 
 @dataclass
@@ -47,7 +47,8 @@ class FinetuneConfig:
     seed: int = 0
     threads: int = 2
     distill: float = 1.0
-    augment: Augment = Augment()
+    frozen_layers: int = BACKBONE_LAYERS  # the first N layers keep their weights and BatchNorm statistics
+    augment: Augment = field(default_factory=Augment)
 
 
 class WeightAverage:
@@ -69,10 +70,10 @@ class WeightAverage:
                 value.mul_(d).add_(current[name].detach(), alpha=1 - d)
 
 
-def _trainable(model: torch.nn.Module, segmentation: bool) -> list[torch.nn.Parameter]:
+def _trainable(model: torch.nn.Module, segmentation: bool, frozen_layers: int) -> list[torch.nn.Parameter]:
     params = []
     for index, layer in enumerate(model.model):
-        frozen = index < FROZEN_LAYERS
+        frozen = index < frozen_layers
         for name, p in layer.named_parameters():
             train = not frozen and not (segmentation and name.startswith("proto."))
             p.requires_grad_(train)
@@ -87,11 +88,11 @@ def _param_groups(params: Sequence[torch.nn.Parameter], weight_decay: float) -> 
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _set_train_mode(model: torch.nn.Module) -> None:
+def _set_train_mode(model: torch.nn.Module, frozen_layers: int) -> None:
     """Frozen layers keep their BatchNorm statistics (eval), the rest trains."""
     model.train()
     for index, layer in enumerate(model.model):
-        if index < FROZEN_LAYERS:
+        if index < frozen_layers:
             layer.eval()
     head = model.model[24]
     if head.proto is not None:
@@ -122,7 +123,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     teacher = build_yolov5(weights) if base.get("nm") else None
     head = student.model[24]
     segmentation = head.nm > 0
-    params = _trainable(student, segmentation)
+    params = _trainable(student, segmentation, config.frozen_layers)
     optimizer = torch.optim.SGD(_param_groups(params, config.weight_decay), lr=config.lr,
                                 momentum=config.momentum, nesterov=True)
     loss_fn = YoloV5Loss(head.anchors, STRIDES, head.nc, head.nm, LossWeights(distill=config.distill),
@@ -138,7 +139,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     bar = tqdm(total=total, desc="train detector", unit="step", disable=not progress, dynamic_ncols=True)
     step = 0
     for epoch in range(1, config.epochs + 1):
-        _set_train_mode(student)
+        _set_train_mode(student, config.frozen_layers)
         order = rng.permutation(len(samples))
         sums: dict[str, float] = {}
         for first in range(0, len(order), config.batch):
@@ -147,10 +148,11 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
             lr, momentum = _schedule(step, total, warmup, config)
             for group in optimizer.param_groups:
                 group["lr"], group["momentum"] = lr, momentum
+            frozen_backbone = config.frozen_layers >= BACKBONE_LAYERS
             with torch.no_grad():
-                features = student.backbone(images)  # frozen: no graph
-                ref = head.raw(teacher.neck(*features)) if teacher is not None else None
-            preds = head.raw(student.neck(*features))
+                features = student.backbone(images) if frozen_backbone else None  # frozen: no graph
+                ref = head.raw(teacher.neck(*(features or teacher.backbone(images)))) if teacher is not None else None
+            preds = head.raw(student.neck(*(features or student.backbone(images))))
             loss, parts = loss_fn(preds, targets, ref)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
