@@ -32,7 +32,8 @@ def test_a_users_profile_and_an_opt_out_are_respected(tmp_path):
 
 def test_the_profile_gives_a_default_participant_a_large_shared_memory_segment_and_udp():
     root = ET.parse(config_path(PROFILE_FILE)).getroot()
-    transports = {t.findtext("f:transport_id", namespaces=NS): t for t in root.iterfind(".//f:transport_descriptor", NS)}
+    descriptors = root.iterfind(".//f:transport_descriptor", NS)
+    transports = {t.findtext("f:transport_id", namespaces=NS): t for t in descriptors}
     kinds = {t.findtext("f:type", namespaces=NS) for t in transports.values()}
     assert kinds == {"SHM", "UDPv4"}
     shm = next(t for t in transports.values() if t.findtext("f:type", namespaces=NS) == "SHM")
