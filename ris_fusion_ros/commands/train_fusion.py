@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-strength", type=float, default=0.8,
                         help="inclination a prompt asks for, as a control value (default 0.8)")
     parser.add_argument("--init", help="risfusenet.pt to start from (fine-tuning)")
+    parser.add_argument("--detection-weight", type=float, default=0.0,
+                        help="weight of the detection-driven term: a frozen YOLOv5n's loss on the fused frame "
+                             "against pseudo-labels of the training pairs (default 0 = off)")
+    parser.add_argument("--detection-batch", type=int, default=4, help="frames per step for that term (default 4)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
                          threads=args.threads, width=args.width, loss=weights_cfg,
                          text_probability=args.text_probability, text_strength=args.text_strength,
-                         init=args.init)
+                         init=args.init, detection_weight=args.detection_weight,
+                         detection_batch=args.detection_batch)
     out = Path(args.out)
     command = "ris-fusion " + shlex.join(sys.argv[1:])
     weights = train(config, out, shared=args.shared_root, progress=not args.no_progress, command=command)

@@ -46,6 +46,11 @@ class TrainConfig:
     #: weights to start from (fine-tuning); None = random initialisation
     init: str | None = None
     validate_every: int = 250
+    #: weight of the detection-driven term (0 = off); the frozen detector and its pseudo-labels
+    detection_weight: float = 0.0
+    detection_batch: int = 4
+    detection_canvas: int = 384
+    detection_weights: str | None = None
     loss: FusionLossWeights = field(default_factory=FusionLossWeights)
 
 
@@ -68,16 +73,44 @@ def _luma_pairs(dataset: PairDataset, exclude: set[str]) -> list[LumaPair]:
     return pairs
 
 
+def training_sources(shared: str | Path | None = None) -> list[tuple[PairDataset, set[str]]]:
+    """(data set, ids left out) for every training set: RoadScene, LLVIP, M3FD; never MSRS."""
+    roadscene = open_dataset("roadscene", shared=shared)
+    llvip = open_dataset("llvip", shared=shared)
+    return [(roadscene, set(read_split(roadscene.root / "splits" / "cddfuse_test50.txt"))),
+            (llvip, set(read_split(llvip.root / "splits" / "test.txt"))),
+            (open_dataset("m3fd", shared=shared), set())]
+
+
 def load_training_data(shared: str | Path | None = None) -> tuple[list[LumaPair], list[LumaPair]]:
     """(training pairs, validation pairs) with the hold-outs described in the module docstring."""
-    roadscene = open_dataset("roadscene", shared=shared)
-    roadscene_test = set(read_split(roadscene.root / "splits" / "cddfuse_test50.txt"))
-    llvip = open_dataset("llvip", shared=shared)
-    llvip_test = set(read_split(llvip.root / "splits" / "test.txt"))
-    train = (_luma_pairs(roadscene, roadscene_test) + _luma_pairs(llvip, llvip_test)
-             + _luma_pairs(open_dataset("m3fd", shared=shared), set()))
+    sources = training_sources(shared)
+    train = [pair for dataset, exclude in sources for pair in _luma_pairs(dataset, exclude)]
+    llvip, llvip_test = sources[1]
     validation = _luma_pairs(llvip, set(llvip.ids) - llvip_test)
     return train, validation
+
+
+def detection_setup(config: TrainConfig, shared: str | Path | None):
+    """Pseudo-labelled frames and the frozen detector for the detection-driven term."""
+    from ...detection import create_detector
+    from ...detection.detector import WEIGHT_FILES, weights_dir
+    from .detection_term import PSEUDO_CLASSES, DetectionTerm, build_frames
+
+    weights = Path(config.detection_weights) if config.detection_weights else \
+        weights_dir(shared) / WEIGHT_FILES["yolov5n"]
+    detector = create_detector("yolov5n", shared=shared)
+    class_ids = [detector.class_names.index(name) for name in PSEUDO_CLASSES]
+    pairs = []
+    for dataset, exclude in training_sources(shared):
+        for record in dataset.records:
+            if record.pair_id not in exclude:
+                pair = dataset.load(record)
+                pairs.append((f"{dataset.spec.name}/{pair.pair_id}", pair.ir, pair.vis))
+    canvas = (config.detection_canvas, config.detection_canvas)
+    frames = build_frames(pairs, detector.detect, class_ids, canvas)
+    detector.close()
+    return frames, DetectionTerm(weights, config.detection_canvas)
 
 
 def _random_crop(pair: LumaPair, rng: np.random.Generator, crop: int) -> np.ndarray:
@@ -184,6 +217,13 @@ def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, 
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps, eta_min=config.min_lr)
     validation = _validation_batch(validation_pairs)
+    frames, detection_term = detection_setup(config, shared) if config.detection_weight > 0 else ([], None)
+    if detection_term is not None:
+        from .detection_term import sample_detection_batch
+
+        labelled = sum(len(f.boxes) > 0 for f in frames)
+        print(f"detection term: {len(frames)} frames, {labelled} with pseudo-boxes "
+              f"({sum(len(f.boxes) for f in frames)} boxes)", flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     log_rows: list[dict[str, float]] = []
     start = time.time()
@@ -193,6 +233,11 @@ def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, 
         batch = sample_batch(train_pairs, rng, config, prompts)
         fused = model(batch["ir"], batch["vis"], batch["control"], batch["text"])
         loss, _ = fusion_loss(fused, batch["ir"], batch["vis"], batch["target_control"], config.loss)
+        if detection_term is not None:
+            d = sample_detection_batch(frames, rng, config.detection_batch)
+            d_fused = model(d["ir"], d["vis"], d["control"], torch.zeros(len(d["ir"]), TEXT_DIM))
+            d_fusion, _ = fusion_loss(d_fused, d["ir"], d["vis"], d["control"], config.loss)
+            loss = loss + d_fusion + config.detection_weight * detection_term(d_fused, d)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
