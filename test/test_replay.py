@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ris_fusion_ros.core.io.sync import ApproximateTimeSync
-from ris_fusion_ros.core.pipeline import DetectionStage, FusionStage, Pipeline, merged
+from ris_fusion_ros.core.pipeline import DetectionStage, FusionStage, Pipeline, ReferringStage, merged
 from ris_fusion_ros.core.pipeline import bag as bagio
 from ris_fusion_ros.core.pipeline.bag_maker import BagPlan, make_bag, read_manifest
 from ris_fusion_ros.core.pipeline.config import sync_config
@@ -36,10 +36,11 @@ def synthetic_pairs(n: int = 6) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return pairs
 
 
-def fusion_pipeline(values: dict | None = None, detector=None) -> Pipeline:
+def fusion_pipeline(values: dict | None = None, detector=None, referring: bool = False) -> Pipeline:
     v = merged({"fusion_method": "max", "thermal_offset_seconds": -0.12, **(values or {})})
     detection = DetectionStage(detector) if detector is not None else None
-    return Pipeline(FusionStage.from_values(v), ApproximateTimeSync(sync_config(v)), detection)
+    return Pipeline(FusionStage.from_values(v), ApproximateTimeSync(sync_config(v)), detection,
+                    ReferringStage.create() if referring else None)
 
 
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
@@ -51,7 +52,7 @@ def test_replay_pairs_equal_what_make_bag_injected_and_outputs_keep_source_stamp
     summary_in = bagio.bag_summary(tmp_path / "in")
     assert summary_in["topics"]["/thermal/image_raw"]["count"] == manifest.thermal_frames
     assert summary_in["topics"]["/rgb/image_raw"]["count"] == manifest.rgb_frames
-    pipeline = fusion_pipeline(detector=HotBoxDetector())
+    pipeline = fusion_pipeline(detector=HotBoxDetector(), referring=True)
     stats = Replayer(pipeline, tmp_path / "in", tmp_path / "out", storage=storage, metrics_every=30).run()
     sync = pipeline.sync_stats
     assert sync.pairs == stats.frames == manifest.expected_pairs
@@ -71,6 +72,30 @@ def test_replay_pairs_equal_what_make_bag_injected_and_outputs_keep_source_stamp
     dets = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/detections"})]
     assert [bagio_stamp(m) for m in dets] == out_stamps
     assert all(len(m.detections) == 1 and m.detections[0].bbox.size_y == 12.0 for m in dets)
+    # RViz markers as the live nodes publish them: one MarkerArray per frame on each topic, same stamps/frame
+    out_topics = bagio.bag_summary(tmp_path / "out")["topics"]
+    for topic in ("/detections/markers", "/referring/markers"):
+        assert out_topics[topic] == {"type": "visualization_msgs/msg/MarkerArray", "count": stats.frames}
+        assert stats.outputs[topic] == stats.frames
+    det_markers = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/detections/markers"})]
+    assert [bagio_stamp(m.markers[0]) for m in det_markers] == out_stamps
+    for m in det_markers:  # DELETEALL, then the hot box and its label
+        assert [(k.type, k.action, k.ns) for k in m.markers] == [(0, 3, "detections"), (4, 0, "detections"),
+                                                                (9, 0, "detections")]
+        assert m.markers[1].header.frame_id == "rgb_optical" and len(m.markers[1].points) == 5
+        assert m.markers[2].text == "person 0.90"
+    results = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/referring/result"})]
+    ref_markers = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/referring/markers"})]
+    assert [bagio_stamp(m.markers[0]) for m in ref_markers] == out_stamps
+    referred = 0
+    for result, m in zip(results, ref_markers, strict=True):
+        assert m.markers[0].ns == "referred" and m.markers[0].action == 3
+        if result.text == "the person" and not result.no_match:
+            referred += 1
+            assert m.markers[2].type == 9 and m.markers[2].text == 'person 0.90 <- "the person"'
+        else:  # no text yet: only the DELETEALL
+            assert len(m.markers) == 1
+    assert referred > 0
     diags = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/diagnostics"})]
     assert len(diags) >= 3  # about one per second of bag time (3 s here) and one at the end
     last = {kv.key: kv.value for kv in diags[-1].status[0].values}

@@ -1,71 +1,53 @@
 """``visualization_msgs/MarkerArray`` for RViz: detection boxes and the referred object with text labels.
 
-RViz draws markers in 3D, so each image box is placed on a plane ``depth`` metres in front of the
-camera (optical frame: x right, y down, z forward) through the pinhole model: with the image's
-``camera_info`` its K is used; without one, a 90-degree horizontal field of view (fx = fy = W/2)
-centred on the image. The boxes then line up with the image when RViz's Camera display looks
-through the same frame.
+What the markers are (pinhole placement on a plane ``depth`` metres in front of the camera, colours,
+labels) is decided in :mod:`ris_fusion_ros.core.pipeline.markers`, shared with the offline replay;
+this module only turns that plain data into rclpy messages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ..core.detection.types import Detection
-from ..core.pipeline.overlay import REFERRED_COLOR, class_color
+from ..core.pipeline.markers import MarkerData, detection_marker_data, referred_marker_data
 
 
-def intrinsics(width: int, height: int, camera_info: Any = None) -> tuple[float, float, float, float]:
-    """(fx, fy, cx, cy) from a CameraInfo with a non-zero K, else the documented 90-degree default."""
-    if camera_info is not None and len(camera_info.k) == 9 and camera_info.k[0] > 0 and camera_info.k[4] > 0:
-        k = camera_info.k
-        return float(k[0]), float(k[4]), float(k[2]), float(k[5])
-    return width / 2.0, width / 2.0, width / 2.0, height / 2.0
+def to_marker(data: MarkerData, header: Any) -> Marker:
+    marker = Marker(header=header, ns=data.ns, id=data.id, type=data.type, action=data.action,
+                    lifetime=Duration(sec=data.lifetime[0], nanosec=data.lifetime[1]),
+                    color=ColorRGBA(r=data.color[0], g=data.color[1], b=data.color[2], a=data.color[3]),
+                    scale=Vector3(x=data.scale[0], y=data.scale[1], z=data.scale[2]), text=data.text)
+    marker.pose.position = Point(x=data.position[0], y=data.position[1], z=data.position[2])
+    marker.pose.orientation.w = 1.0
+    marker.points = [Point(x=x, y=y, z=z) for x, y, z in data.points]
+    return marker
 
 
-def pixel_to_point(u: float, v: float, depth: float, k: tuple[float, float, float, float]) -> Point:
-    fx, fy, cx, cy = k
-    return Point(x=(u - cx) / fx * depth, y=(v - cy) / fy * depth, z=depth)
-
-
-def _color(rgb: tuple[int, int, int], alpha: float = 1.0) -> ColorRGBA:
-    return ColorRGBA(r=rgb[0] / 255.0, g=rgb[1] / 255.0, b=rgb[2] / 255.0, a=alpha)
+def to_marker_array(markers: Iterable[MarkerData], header: Any) -> MarkerArray:
+    return MarkerArray(markers=[to_marker(m, header) for m in markers])
 
 
 def detection_markers(detections: Sequence[Detection], header: Any, size: tuple[int, int], *,
                       camera_info: Any = None, depth: float = 5.0, selected: Sequence[int] = (),
                       text: str = "", namespace: str = "detections", lifetime_s: float = 1.0) -> MarkerArray:
-    """A DELETEALL marker, then per detection a closed LINE_STRIP box and a TEXT_VIEW_FACING label.
+    """A DELETEALL marker, then per detection a closed LINE_STRIP box and a TEXT_VIEW_FACING label
+    (:func:`~ris_fusion_ros.core.pipeline.markers.detection_marker_data`)."""
+    return to_marker_array(detection_marker_data(
+        detections, size, camera_info=camera_info, depth=depth, selected=selected, text=text, namespace=namespace,
+        lifetime_s=lifetime_s), header)
 
-    Detections in ``selected`` use the referred colour and carry ``text`` in their label.
-    """
-    width, height = size
-    k = intrinsics(width, height, camera_info)
-    lifetime = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1.0) * 1e9))
-    out = MarkerArray()
-    out.markers.append(Marker(header=header, ns=namespace, action=Marker.DELETEALL))
-    chosen = set(selected)
-    line_width = 0.01 * depth
-    for index, det in enumerate(detections):
-        referred = index in chosen
-        rgb = REFERRED_COLOR if referred else class_color(det.class_id)
-        x1, y1, x2, y2 = (float(v) for v in det.box)
-        box = Marker(header=header, ns=namespace, id=2 * index, type=Marker.LINE_STRIP, action=Marker.ADD,
-                     lifetime=lifetime, color=_color(rgb))
-        box.pose.orientation.w = 1.0
-        box.scale.x = line_width * (2.0 if referred else 1.0)
-        box.points = [pixel_to_point(u, v, depth, k) for u, v in ((x1, y1), (x2, y1), (x2, y2), (x1, y2), (x1, y1))]
-        label = Marker(header=header, ns=namespace, id=2 * index + 1, type=Marker.TEXT_VIEW_FACING,
-                       action=Marker.ADD, lifetime=lifetime, color=_color(rgb))
-        label.pose.position = pixel_to_point(x1, max(0.0, y1 - 8.0), depth, k)
-        label.pose.orientation.w = 1.0
-        label.scale.z = 0.05 * depth
-        label.text = f"{det.class_name} {det.score:.2f}" + (f' <- "{text[:40]}"' if referred and text else "")
-        out.markers += [box, label]
-    return out
+
+def referred_markers(detections: Sequence[Detection], selected: Sequence[int], header: Any, size: tuple[int, int],
+                     *, camera_info: Any = None, depth: float = 5.0, text: str = "",
+                     lifetime_s: float = 1.0) -> MarkerArray:
+    """The referring node's markers: the selected detections only, namespace ``referred``
+    (:func:`~ris_fusion_ros.core.pipeline.markers.referred_marker_data`)."""
+    return to_marker_array(referred_marker_data(
+        detections, selected, size, camera_info=camera_info, depth=depth, text=text, lifetime_s=lifetime_s), header)

@@ -45,7 +45,7 @@ from ..core.pipeline.text import DEFAULT_MAX_TEXT_LENGTH, ActiveText, TextUpdate
 from ..core.referring.types import ReferredSelection
 from .common import ParamSpec, overriding_options, sensor_qos
 from .frame_node import COMMON_PARAMS, DETECTOR_PARAMS, FUSED_TOPIC, FrameStageNode
-from .markers import detection_markers
+from .markers import referred_markers
 from .runner import run_single_node
 
 NODE_NAME = "referring_segmentation_node"
@@ -213,10 +213,9 @@ class ReferringNode(FrameStageNode):
             overlay = draw_referring(rgb, selection, self.param("overlay_alpha"))
             self._overlay_pub.publish(Image(header=msg.header, **array_to_image_fields(overlay, "rgb8")))
         if self.param("publish_markers"):
-            chosen = [detections[i] for i in selection.selected]
-            self._marker_pub.publish(detection_markers(
-                chosen, msg.header, size, camera_info=self.camera_info, depth=self.param("marker_depth_meters"),
-                selected=range(len(chosen)), text=text, namespace="referred"))
+            self._marker_pub.publish(referred_markers(
+                detections, selection.selected, msg.header, size, camera_info=self.camera_info,
+                depth=self.param("marker_depth_meters"), text=text))
 
     def _extra_diagnostics(self) -> list[tuple[str, Any]]:
         return [("active_text", self.text.text[:80]), ("text_accepted", self.text.accepted),

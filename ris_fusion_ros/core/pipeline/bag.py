@@ -8,7 +8,7 @@ subset, looked up in the ament prefixes (an installed workspace) and then in thi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,31 @@ def camera_info(width: int, height: int, stamp_ns: int, frame_id: str, hfov_degr
         header=header(stamp_ns, frame_id), height=height, width=width, distortion_model="plumb_bob",
         d=np.zeros(5), k=k, r=np.array([1, 0, 0, 0, 1, 0, 0, 0, 1], np.float64), p=p, binning_x=0, binning_y=0,
         roi=roi)
+
+
+def marker_array(markers: Iterable[Any], stamp_ns: int, frame_id: str) -> Any:
+    """A rosbags ``visualization_msgs/MarkerArray`` from :class:`~.markers.MarkerData` (the fields the live
+    nodes' rclpy conversion sets; the others keep the message defaults)."""
+    t = typestore().types
+    hdr = header(stamp_ns, frame_id)
+    point, empty = t["geometry_msgs/msg/Point"], np.zeros(0, np.uint8)
+    out = []
+    for m in markers:
+        pose = t["geometry_msgs/msg/Pose"](position=point(x=float(m.position[0]), y=float(m.position[1]),
+                                                          z=float(m.position[2])),
+                                           orientation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0))
+        out.append(t["visualization_msgs/msg/Marker"](
+            header=hdr, ns=m.ns, id=int(m.id), type=int(m.type), action=int(m.action), pose=pose,
+            scale=t["geometry_msgs/msg/Vector3"](x=float(m.scale[0]), y=float(m.scale[1]), z=float(m.scale[2])),
+            color=t["std_msgs/msg/ColorRGBA"](r=float(m.color[0]), g=float(m.color[1]), b=float(m.color[2]),
+                                              a=float(m.color[3])),
+            lifetime=t["builtin_interfaces/msg/Duration"](sec=int(m.lifetime[0]), nanosec=int(m.lifetime[1])),
+            frame_locked=False, points=[point(x=float(x), y=float(y), z=float(z)) for x, y, z in m.points], colors=[],
+            texture_resource="",
+            texture=t["sensor_msgs/msg/CompressedImage"](header=header(0, ""), format="", data=empty),
+            uv_coordinates=[], text=m.text, mesh_resource="",
+            mesh_file=t["visualization_msgs/msg/MeshFile"](filename="", data=empty), mesh_use_embedded_materials=False))
+    return t["visualization_msgs/msg/MarkerArray"](markers=out)
 
 
 class BagWriter:

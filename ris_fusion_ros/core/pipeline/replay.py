@@ -21,6 +21,7 @@ from ..color import to_gray
 from ..evaluation import metrics
 from ..io.image_codec import array_to_image_fields
 from . import bag
+from .markers import detection_marker_data, referred_marker_data
 from .overlay import draw_detections, draw_referring
 from .pipeline import FrameResult, Pipeline
 from .stages import selected_instances
@@ -77,13 +78,15 @@ class Replayer:
     def __init__(self, pipeline: Pipeline, in_bag: str | Path, out_bag: str | Path | None, *,
                  topics: ReplayTopics | None = None, text_at: list[tuple[float, str]] | None = None,
                  edit_at: list[tuple[float, str]] | None = None,
-                 overlays: bool = True, metrics_every: int = 10, storage: str = "mcap",
-                 progress: Callable[[int], None] | None = None) -> None:
+                 overlays: bool = True, markers: bool = True, marker_depth: float = 5.0, metrics_every: int = 10,
+                 storage: str = "mcap", progress: Callable[[int], None] | None = None) -> None:
         self.pipeline, self.in_bag, self.out_bag = pipeline, Path(in_bag), out_bag
         self.topics = topics or ReplayTopics()
         self.text_at = sorted(text_at or [])
         self.edit_at = sorted(edit_at or [], key=lambda item: item[0])  # stable: same-time commands keep order
         self.overlays, self.metrics_every, self.storage = overlays, metrics_every, storage
+        # the nodes' publish_markers / marker_depth_meters (defaults true / 5.0)
+        self.markers, self.marker_depth = markers, marker_depth
         self.progress = progress
         self.stats = ReplayStats()
         self._writer: bag.BagWriter | None = None
@@ -213,6 +216,7 @@ class Replayer:
         w, stamp, frame = self._writer, result.stamp_ns, result.frame_id
         assert w is not None
         hdr = bag.header(stamp, frame)
+        size = (result.fused.shape[1], result.fused.shape[0])
         w.write("/fused/image", "sensor_msgs/msg/Image", bag.image(result.fused, "rgb8", stamp, frame), log_ns)
         w.write("/fused/thermal", "sensor_msgs/msg/Image", bag.image(result.ir, "mono8", stamp, frame), log_ns)
         if self._camera_info is not None:
@@ -224,6 +228,11 @@ class Replayer:
             if self.overlays:
                 w.write("/detections/overlay", "sensor_msgs/msg/Image",
                         bag.image(draw_detections(result.fused, result.detections), "rgb8", stamp, frame), log_ns)
+            if self.markers:
+                data = detection_marker_data(result.detections, size, camera_info=self._camera_info,
+                                             depth=self.marker_depth)
+                w.write("/detections/markers", "visualization_msgs/msg/MarkerArray",
+                        bag.marker_array(data, stamp, frame), log_ns)
         if result.selection is not None:
             res = referring_result(result, hdr)
             w.write("/referring/mask", "sensor_msgs/msg/Image", res.mask, log_ns)
@@ -231,6 +240,11 @@ class Replayer:
             if self.overlays:
                 w.write("/referring/overlay", "sensor_msgs/msg/Image",
                         bag.image(draw_referring(result.fused, result.selection), "rgb8", stamp, frame), log_ns)
+            if self.markers and result.detections is not None:
+                data = referred_marker_data(result.detections, result.selection.selected, size,
+                                            camera_info=self._camera_info, depth=self.marker_depth, text=result.text)
+                w.write("/referring/markers", "visualization_msgs/msg/MarkerArray",
+                        bag.marker_array(data, stamp, frame), log_ns)
 
 
 def detection_array(result: FrameResult, hdr: Any) -> Any:
