@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=total, unit="msg", desc="replay", disable=args.no_progress) as bar:
         replayer = Replayer(pipeline, args.in_bag, args.out, topics=topics,
                             text_at=[parse_text_at(t) for t in args.text_at], edit_at=edit_at,
-                            overlays=not args.no_overlays,
+                            overlays=not args.no_overlays, markers=values["publish_markers"],
+                            marker_depth=values["marker_depth_meters"],
                             metrics_every=args.metrics_every, storage=args.storage, progress=bar.update)
         stats = replayer.run()
     pipeline.close()

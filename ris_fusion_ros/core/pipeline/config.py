@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "default_text": "",
     "use_thermal": True,
     "feedback_strength": 0.0,  # referred mask of frame t -> fusion control of frame t+1; 0 = off, range [0, 1]
+    "publish_markers": True,  # RViz MarkerArrays of the detections and of the referred object
+    "marker_depth_meters": 5.0,  # the image plane the markers are drawn on, in front of the camera
 }
 
 
@@ -86,9 +88,8 @@ def merged(values: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 # keys of the node YAML files that only matter to a live node (QoS, timers, drawing); replay ignores them
-_NODE_ONLY_KEYS = {"autostart", "diagnostics_period_seconds", "publish_overlay", "publish_markers",
-                   "marker_depth_meters", "overlay_alpha", "use_sim_time", "qos_overrides",
-                   "thermal_wait_seconds"}
+_NODE_ONLY_KEYS = {"autostart", "diagnostics_period_seconds", "publish_overlay", "overlay_alpha", "use_sim_time",
+                   "qos_overrides", "thermal_wait_seconds"}
 
 
 def load_node_params(path: str | Path) -> dict[str, Any]:
