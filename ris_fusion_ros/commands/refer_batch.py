@@ -18,6 +18,7 @@ from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer
 from ..core.referring.batch import INPUTS, INSTANCE_SOURCES, InstanceSource, run_batch
 from ..core.referring.expressions import load_expressions
+from ..core.referring.thermal_check import ThermalCheck
 from .arguments import add_data_args, add_runtime_args
 
 
@@ -49,7 +50,8 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
     source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, args.conf)
-    referrer = Referrer()
+    # ground-truth instances are real objects by definition: the thermal check is for detections only
+    referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None)
     start = time.perf_counter()
     progress = None if args.no_progress else (lambda items: tqdm(items, desc="refer", unit="image"))
     predictions = run_batch(dataset, expressions, referrer, source, out, progress)

@@ -70,6 +70,9 @@ REFERRING_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("overlay_alpha", 0.45, "opacity of the mask in referring/overlay", 0.0, 1.0),
     ParamSpec("use_thermal", True, "read fused/thermal (same stamp as fused/image) for thermal attributes "
               "(\"the warm person\") and box-prompted masks", read_only=True),
+    ParamSpec("person_min_thermal_contrast", 15.0, "person boxes whose thermal contrast with a 6 px ring around "
+              "them is below this (8-bit levels) are not referred; 0 = off; needs use_thermal", 0.0, 255.0,
+              read_only=True),
     ParamSpec("thermal_wait_seconds", 0.1, "how long a frame waits for its fused/thermal partner (s)", 0.0, 5.0),
 )
 
@@ -142,7 +145,7 @@ class ReferringNode(FrameStageNode):
     # ----------------------------------------------------------------- stage hooks
     def _load(self, values: dict[str, Any]) -> None:
         self.detection = self.load_detection(values)
-        self.referring = ReferringStage.create()
+        self.referring = ReferringStage.create(values["person_min_thermal_contrast"])
         self._backend_info = self.detection.info()
 
     def _unload(self) -> None:

@@ -70,9 +70,10 @@ class Pipeline:
             runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
             detection = DetectionStage.create(values["detector"], runtime, values["min_score"])
         if refer:
-            referring = ReferringStage.create()
+            referring = ReferringStage.create(values["person_min_thermal_contrast"])
         text = ActiveText(values["default_text"], values["max_text_length"])
-        edit_referring = referring or (ReferringStage.create() if detection is not None else None)
+        edit_referring = referring or (ReferringStage.create(values["person_min_thermal_contrast"])
+                                       if detection is not None else None)
         edits = EditStage(edit_referring, values["max_text_length"])
         pipeline = cls(fusion, ApproximateTimeSync(sync_config(values)), detection, referring, text, edits)
         pipeline.use_thermal = bool(values["use_thermal"])

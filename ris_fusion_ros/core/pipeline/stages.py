@@ -240,12 +240,15 @@ class ReferringStage:
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls) -> ReferringStage:
+    def create(cls, person_min_thermal_contrast: float | None = None) -> ReferringStage:
+        """``person_min_thermal_contrast``: see ``core/referring/thermal_check.py`` (None = its default)."""
         try:
             from ..referring import Referrer
+            from ..referring.thermal_check import ThermalCheck
         except ImportError as exc:
             raise ConfigError(f"the referring core is not available in this installation ({exc})") from exc
-        return cls(Referrer())
+        check = None if person_min_thermal_contrast is None else ThermalCheck(float(person_min_thermal_contrast))
+        return cls(Referrer(thermal_check=check))
 
     def refer(self, text: str, detections: list[Detection], size: tuple[int, int],
               thermal: np.ndarray | None = None) -> ReferredSelection:

@@ -14,6 +14,7 @@ from .categories import DEFAULT_THRESHOLD, CategoryResolver
 from .masks import union_mask
 from .parser import Parser, Query
 from .select import Frame, execute
+from .thermal_check import ThermalCheck
 from .types import ReferredSelection
 
 
@@ -25,8 +26,10 @@ class Referrer:
     that needs it (a noun outside the lexicon), once per process.
     """
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, cache_size: int = 256) -> None:
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, cache_size: int = 256,
+                 thermal_check: ThermalCheck | None = None) -> None:
         self.parser = Parser(CategoryResolver(threshold))
+        self.thermal_check = thermal_check or ThermalCheck()
         self._cache: OrderedDict[str, Query] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -66,13 +69,17 @@ class Referrer:
         if not text or not text.strip():
             raise DataError("referring text is empty")
         query = self.parse(text)
-        frame = Frame(detections, (width, height), thermal)
+        eligible = self.thermal_check.keep(detections, thermal)
+        frame = Frame([detections[i] for i in eligible], (width, height), thermal)
         outcome = execute(query, frame)
+        outcome.selected = [eligible[i] for i in outcome.selected]
+        dropped = len(detections) - len(eligible)
+        dropped_note = f"; {dropped} person box(es) not warmer than their surroundings left out" if dropped else ""
         scores = [0.0] * len(detections)
         if not outcome.selected:
             return ReferredSelection(text=text, mask=np.zeros((height, width), np.uint8), detections=detections,
                                      selected=[], no_match=True, score=0.0,
-                                     explanation=f"no match: {outcome.reason} [{query.describe()}]",
+                                     explanation=f"no match: {outcome.reason} [{query.describe()}]{dropped_note}",
                                      referring_scores=scores)
         det_score = float(np.mean([detections[i].score for i in outcome.selected]))
         score = float(np.clip(outcome.confidence * det_score, 0.0, 1.0))
@@ -81,6 +88,7 @@ class Referrer:
         mask, notes = union_mask(detections, outcome.selected, (width, height), thermal)
         explanation = f"{outcome.reason} [{query.describe()}]; masks: " + ", ".join(
             f"{n}x {note}" for note, n in Counter(notes).items())
+        explanation += dropped_note
         if query.unchecked:
             explanation += f"; not checked: {' '.join(query.unchecked)}"
         return ReferredSelection(text=text, mask=mask, detections=detections, selected=list(outcome.selected),
