@@ -38,7 +38,7 @@ def fusion():
 
 @pytest.fixture
 def stage() -> EditStage:
-    return EditStage(ReferringStage.create(), max_length=200, background=False)
+    return EditStage(ReferringStage.for_edits(), max_length=200, background=False)
 
 
 def test_text_rules_and_unknown_commands_change_nothing(stage, fusion):
@@ -102,7 +102,7 @@ def test_detections_of_another_frame_size_are_not_used(stage, fusion):
 
 def test_unknown_noun_is_prepared_off_the_frame_path(fusion):
     """A phrase not yet parsed is skipped (reported 'preparing'), never parsed on the frame path."""
-    stage = EditStage(ReferringStage.create(), background=True)
+    stage = EditStage(ReferringStage.for_edits(), background=True)
     started = []
 
     class SlowReferrer:  # stands in for the sentence-encoder load of an unknown noun

@@ -26,7 +26,7 @@ from conftest import HotBoxDetector
 
 def _pipeline(edits: bool) -> Pipeline:
     v = merged({"fusion_method": "max", "thermal_offset_seconds": -0.12})
-    stage = EditStage(ReferringStage.create(), background=False) if edits else None
+    stage = EditStage(ReferringStage.for_edits(), background=False) if edits else None
     return Pipeline(FusionStage.from_values(v), ApproximateTimeSync(sync_config(v)), DetectionStage(HotBoxDetector()),
                     edits=stage)
 

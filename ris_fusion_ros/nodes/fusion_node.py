@@ -197,7 +197,7 @@ class FusionNode(WorkerLifecycleNode):
         try:
             sync = sync_config(values)
             stage = FusionStage.from_values(values)  # loads the model: a bad backend/device fails here
-            edits = EditStage(ReferringStage.create(), int(values["max_text_length"]))
+            edits = EditStage(ReferringStage.for_edits(), int(values["max_text_length"]))
         except Exception as exc:  # every reason must reach the caller, including runtime import errors
             kind = "configuration" if isinstance(exc, RisFusionError) else type(exc).__name__
             self.last_error = f"configure failed ({kind}): {exc}"

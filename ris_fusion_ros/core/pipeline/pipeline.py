@@ -72,8 +72,7 @@ class Pipeline:
         if refer:
             referring = ReferringStage.create(values["person_min_thermal_contrast"])
         text = ActiveText(values["default_text"], values["max_text_length"])
-        edit_referring = referring or (ReferringStage.create(values["person_min_thermal_contrast"])
-                                       if detection is not None else None)
+        edit_referring = ReferringStage.for_edits() if detection is not None else None
         edits = EditStage(edit_referring, values["max_text_length"])
         pipeline = cls(fusion, ApproximateTimeSync(sync_config(values)), detection, referring, text, edits)
         pipeline.use_thermal = bool(values["use_thermal"])

@@ -250,6 +250,12 @@ class ReferringStage:
         check = None if person_min_thermal_contrast is None else ThermalCheck(float(person_min_thermal_contrast))
         return cls(Referrer(thermal_check=check))
 
+    @classmethod
+    def for_edits(cls) -> ReferringStage:
+        """The referring of text edits: they refer over the previous frame's detections against the current
+        thermal image, so the boxes lag a moving object and the thermal check would misjudge them: off."""
+        return cls.create(0.0)
+
     def refer(self, text: str, detections: list[Detection], size: tuple[int, int],
               thermal: np.ndarray | None = None) -> ReferredSelection:
         """``size`` is (width, height) of the fused frame; an empty text gives :func:`empty_selection`."""
