@@ -47,11 +47,12 @@ def map_classes(boxes: np.ndarray, dataset_names: Sequence[str], model_names: Se
     return out
 
 
-def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator,
+def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator | None,
           augment: Augment | None) -> tuple[np.ndarray, np.ndarray]:
     """The image pasted on a (height, width) canvas and its boxes moved with it.
 
-    Without jitter this is exactly the centred letterbox the detector applies at inference.
+    Without jitter this is exactly the centred letterbox the detector applies at inference;
+    ``rng`` is only drawn from when ``augment`` is given.
     """
     ch, cw = canvas
     h, w = sample.image.shape[:2]
@@ -90,17 +91,21 @@ def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator,
     return out, boxes
 
 
+def box_targets(boxes_per_image: Sequence[np.ndarray]):
+    """(N, 5) class, x1, y1, x2, y2 per image -> (T, 6) tensor: image index, class, cx, cy, w, h."""
+    import torch
+
+    rows = [[index, c, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]
+            for index, boxes in enumerate(boxes_per_image) for c, x1, y1, x2, y2 in boxes]
+    return torch.tensor(rows, dtype=torch.float32).reshape(-1, 6)
+
+
 def collate(items: Sequence[tuple[np.ndarray, np.ndarray]]):
-    """Images -> float tensor (B, 3, H, W) in [0, 1]; boxes -> (T, 6) image, class, cx, cy, w, h."""
+    """Images -> float tensor (B, 3, H, W) in [0, 1]; boxes -> :func:`box_targets`."""
     import torch
 
     images = torch.from_numpy(np.stack([im for im, _ in items]).transpose(0, 3, 1, 2).copy()).float() / 255.0
-    rows = []
-    for index, (_, boxes) in enumerate(items):
-        for c, x1, y1, x2, y2 in boxes:
-            rows.append([index, c, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1])
-    targets = torch.tensor(rows, dtype=torch.float32).reshape(-1, 6)
-    return images, targets
+    return images, box_targets([boxes for _, boxes in items])
 
 
 def build_samples(dataset, fuse, model_names: Sequence[str], progress=lambda items: items) -> list[Sample]:

@@ -138,6 +138,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     start = time.perf_counter()
     bar = tqdm(total=total, desc="train detector", unit="step", disable=not progress, dynamic_ncols=True)
     step = 0
+    frozen_backbone = config.frozen_layers >= BACKBONE_LAYERS  # then student and teacher share its features
     for epoch in range(1, config.epochs + 1):
         _set_train_mode(student, config.frozen_layers)
         order = rng.permutation(len(samples))
@@ -148,11 +149,13 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
             lr, momentum = _schedule(step, total, warmup, config)
             for group in optimizer.param_groups:
                 group["lr"], group["momentum"] = lr, momentum
-            frozen_backbone = config.frozen_layers >= BACKBONE_LAYERS
             with torch.no_grad():
-                features = student.backbone(images) if frozen_backbone else None  # frozen: no graph
-                ref = head.raw(teacher.neck(*(features or teacher.backbone(images)))) if teacher is not None else None
-            preds = head.raw(student.neck(*(features or student.backbone(images))))
+                shared = student.backbone(images) if frozen_backbone else None  # frozen: computed once, no graph
+                ref = None
+                if teacher is not None:
+                    ref = head.raw(teacher.neck(*(shared if shared is not None else teacher.backbone(images))))
+            features = shared if shared is not None else student.backbone(images)
+            preds = head.raw(student.neck(*features))
             loss, parts = loss_fn(preds, targets, ref)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -13,7 +13,7 @@ back is trained to keep the object detectable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -22,7 +22,7 @@ import torch
 
 from ...color import split_luma
 from ...detection.finetune.loss import YoloV5Loss
-from ...detection.finetune.samples import Sample, collate, place
+from ...detection.finetune.samples import Sample, box_targets, place
 from ...detection.nms import nms
 from ...detection.yolov5 import STRIDES, build_yolov5
 
@@ -39,6 +39,10 @@ class DetectionFrame:
     ir: np.ndarray  # HxW uint8
     vis: np.ndarray  # HxWx3 uint8 RGB
     boxes: np.ndarray  # (N, 5) detector class id, x1, y1, x2, y2
+    ycrcb: np.ndarray = field(init=False, repr=False)  # the visible image's planes, computed once
+
+    def __post_init__(self) -> None:
+        self.ycrcb = split_luma(np.ascontiguousarray(self.vis))[1]
 
 
 def pseudo_labels(ir: np.ndarray, vis: np.ndarray, detect, class_ids: Sequence[int],
@@ -58,11 +62,10 @@ def pseudo_labels(ir: np.ndarray, vis: np.ndarray, detect, class_ids: Sequence[i
 def build_frames(pairs, detect, class_ids: Sequence[int], canvas: tuple[int, int]) -> list[DetectionFrame]:
     """Pseudo-label every (name, ir, vis) and letterbox it onto ``canvas`` once."""
     frames = []
-    rng = np.random.default_rng(0)  # unused by plain placement
     for name, ir, vis in pairs:
         boxes = pseudo_labels(ir, vis, detect, class_ids)
-        placed_vis, placed_boxes = place(Sample(name, vis, boxes), canvas, rng, None)
-        placed_ir, _ = place(Sample(name, np.repeat(ir[..., None], 3, 2), boxes[:0]), canvas, rng, None)
+        placed_vis, placed_boxes = place(Sample(name, vis, boxes), canvas, None, None)
+        placed_ir, _ = place(Sample(name, np.repeat(ir[..., None], 3, 2), boxes[:0]), canvas, None, None)
         frames.append(DetectionFrame(name, placed_ir[..., 0].copy(), placed_vis, placed_boxes))
     return frames
 
@@ -80,25 +83,24 @@ def feedback_map(boxes: np.ndarray, shape: tuple[int, int], strength: float) -> 
 def sample_detection_batch(frames: Sequence[DetectionFrame], rng: np.random.Generator, batch: int,
                            feedback_probability: float = 0.5) -> dict[str, torch.Tensor]:
     """Frames (flipped at random) with their luma/chroma planes, control maps and YOLO targets."""
-    items, irs, controls = [], [], []
+    planes, irs, controls, boxes_list = [], [], [], []
     for index in rng.integers(0, len(frames), batch):
         frame = frames[int(index)]
-        vis, ir, boxes = frame.vis, frame.ir, frame.boxes.copy()
+        ycrcb, ir, boxes = frame.ycrcb, frame.ir, frame.boxes.copy()
         if rng.random() < 0.5:
-            vis, ir = vis[:, ::-1], ir[:, ::-1]
+            ycrcb, ir = ycrcb[:, ::-1], ir[:, ::-1]
             if len(boxes):
-                boxes[:, [1, 3]] = vis.shape[1] - boxes[:, [3, 1]]
+                boxes[:, [1, 3]] = ir.shape[1] - boxes[:, [3, 1]]
         strength = float(rng.uniform(0.25, 1.0)) if len(boxes) and rng.random() < feedback_probability else 0.0
         controls.append(feedback_map(boxes, ir.shape, strength))
-        items.append((np.ascontiguousarray(vis), boxes))
-        irs.append(np.ascontiguousarray(ir))
-    _, targets = collate(items)
-    ycrcb = np.stack([split_luma(np.ascontiguousarray(vis))[1] for vis, _ in items]).astype(np.float32) / 255.0
-    to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
-    return {"ir": to_tensor(np.stack(irs)[:, None].astype(np.float32) / 255.0),
-            "vis": to_tensor(ycrcb[:, None, :, :, 0]), "cr": to_tensor(ycrcb[:, None, :, :, 1]),
-            "cb": to_tensor(ycrcb[:, None, :, :, 2]), "control": to_tensor(np.stack(controls)[:, None]),
-            "targets": targets}
+        planes.append(ycrcb)
+        irs.append(ir)
+        boxes_list.append(boxes)
+    ycrcb = np.stack(planes).transpose(0, 3, 1, 2).astype(np.float32) / 255.0  # (B, 3, H, W): Y, Cr, Cb
+    return {"ir": torch.from_numpy(np.stack(irs)[:, None].astype(np.float32) / 255.0),
+            "vis": torch.from_numpy(ycrcb[:, 0:1].copy()), "cr": torch.from_numpy(ycrcb[:, 1:2].copy()),
+            "cb": torch.from_numpy(ycrcb[:, 2:3].copy()), "control": torch.from_numpy(np.stack(controls)[:, None]),
+            "targets": box_targets(boxes_list)}
 
 
 def ycrcb_to_rgb(y: torch.Tensor, cr: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
