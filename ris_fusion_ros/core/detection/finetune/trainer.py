@@ -153,7 +153,8 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
                 shared = student.backbone(images) if frozen_backbone else None  # frozen: computed once, no graph
                 ref = None
                 if teacher is not None:
-                    ref = head.raw(teacher.neck(*(shared if shared is not None else teacher.backbone(images))))
+                    teacher_features = teacher.neck(*(shared if shared is not None else teacher.backbone(images)))
+                    ref = teacher.model[24].raw(teacher_features)  # the original head, not the training one
             features = shared if shared is not None else student.backbone(images)
             preds = head.raw(student.neck(*features))
             loss, parts = loss_fn(preds, targets, ref)
