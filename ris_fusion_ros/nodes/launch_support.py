@@ -38,10 +38,6 @@ def _parse(value: str) -> Any:
     return yaml.safe_load(value)
 
 
-def _config_path(name: str) -> str:
-    return str(config_path(name))
-
-
 def node_launch_description(names: list[str], prefixed: bool) -> Any:
     """A LaunchDescription starting the named nodes, each its own process."""
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -56,7 +52,7 @@ def node_launch_description(names: list[str], prefixed: bool) -> Any:
         spec = node_spec(name)
         prefix = f"{SHORT[spec.name]}." if prefixed else ""
         tables[spec.name] = launch_arguments(spec, prefix)
-        actions.append(DeclareLaunchArgument(f"{prefix}params_file", default_value=_config_path(spec.config),
+        actions.append(DeclareLaunchArgument(f"{prefix}params_file", default_value=str(config_path(spec.config)),
                                              description=f"parameter YAML of {spec.name}"))
         actions += [DeclareLaunchArgument(arg, default_value="", description=desc)
                     for arg, _, desc in tables[spec.name]]
@@ -87,7 +83,7 @@ def all_in_one_launch_description() -> Any:
 
     return LaunchDescription([
         DeclareLaunchArgument("namespace", default_value=""),
-        DeclareLaunchArgument("params_file", default_value=_config_path("pipeline.yaml"),
+        DeclareLaunchArgument("params_file", default_value=str(config_path("pipeline.yaml")),
                               description="one YAML with a section per node (config/pipeline.yaml)"),
         DeclareLaunchArgument("threads", default_value="4", description="executor threads"),
         Node(package=PACKAGE, executable=ALL_IN_ONE_EXECUTABLE, name="ris_fusion_pipeline", output="screen",

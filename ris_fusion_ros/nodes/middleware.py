@@ -15,7 +15,8 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-PACKAGE = "ris_fusion_ros"
+from .system import PACKAGE
+
 PROFILE_FILE = "fastdds_large_images.xml"
 CHOICE_ENV = "RIS_FUSION_DDS_PROFILE"
 FASTDDS_ENVS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
