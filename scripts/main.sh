@@ -21,5 +21,5 @@ ris-fusion make-bag --dataset msrs --out "$out/msrs_bag" --frames 300 \
   --text-at '4:the car on the left' --text-at '7:the warmest person'
 ris-fusion replay "$out/msrs_bag" --out "$out/msrs_replay" --report "$out/msrs_replay_report" \
   --set thermal_offset_seconds=-0.12 --text "the person" --metrics-every 10
-ris-fusion eval fusion --dataset msrs --methods risfusenet,max,average --save-fused --out "$out/fusion"
+ris-fusion eval fusion --dataset msrs --methods risfusenet,risfusenet-plain,max,average --save-fused --out "$out/fusion"
 echo "main.sh: replay report $out/msrs_replay_report/report.md; fusion report $out/fusion/report.md"

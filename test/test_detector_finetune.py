@@ -57,6 +57,34 @@ def test_plain_placement_is_the_inference_letterbox_and_boxes_follow_flips():
     assert np.allclose(fboxes[0, 1:], [64 - boxes[0, 3], boxes[0, 2], 64 - boxes[0, 1], boxes[0, 4]])
 
 
+def test_a_sample_with_several_renderings_draws_each_of_them_and_plain_placement_uses_the_primary():
+    rng = np.random.default_rng(2)
+    images = [np.full((48, 64, 3), v, np.uint8) for v in (10, 100, 200)]
+    sample = Sample("x", images[0], np.array([[0, 30, 10, 40, 20]], np.float32), tuple(images[1:]))
+    drawn = [int(place(sample, (48, 64), rng, Augment(plain_share=1.0, flip=0.0))[0][24, 32, 0]) for _ in range(300)]
+    counts = {v: drawn.count(v) for v in (10, 100, 200)}
+    assert sum(counts.values()) == 300 and all(70 < c < 130 for c in counts.values()), counts
+    out, _ = place(sample, (48, 64), None, None)  # no augmentation: always the primary rendering
+    assert out[24, 32, 0] == 10
+
+
+def test_build_samples_renders_every_input_and_refuses_mismatched_sizes(shared_root, tmp_path):
+    from ris_fusion_ros.core.data import open_dataset
+    from ris_fusion_ros.core.detection.finetune.samples import build_samples
+    from ris_fusion_ros.core.errors import ConfigError
+
+    split = tmp_path / "split.txt"
+    split.write_text("00008N\n")
+    dataset = open_dataset("msrs", split=split, shared=shared_root)
+    names = ["person", "bicycle", "car"]
+    (sample,) = build_samples(dataset, [lambda pair: pair.vis, lambda pair: pair.ir], names)
+    assert np.array_equal(sample.image, dataset.load(dataset.records[0]).vis)
+    assert len(sample.alternatives) == 1 and sample.alternatives[0].shape == sample.image.shape  # gray -> RGB
+    assert np.array_equal(sample.alternatives[0][..., 0], sample.alternatives[0][..., 2])
+    with pytest.raises(ConfigError, match="differ in size"):
+        build_samples(dataset, [lambda pair: pair.vis, lambda pair: pair.ir[:100]], names)
+
+
 def test_jittered_boxes_stay_on_the_canvas_and_keep_their_pixels():
     rng = np.random.default_rng(1)
     image = np.zeros((48, 64, 3), np.uint8)
@@ -135,3 +163,21 @@ def test_finetuning_the_real_segmentation_model_keeps_frozen_parts_and_writes_a_
     assert any(k not in same for k in original if k.startswith("model.24.m."))  # and the head
     assert out.with_suffix(".csv").read_text().startswith("epoch,")
     assert '"samples": 2' in out.with_suffix(".json").read_text()
+
+
+def test_train_detector_command_mixes_inputs_and_caches_fused_frames(shared_root, tmp_path):
+    import json
+
+    from ris_fusion_ros.cli import main
+
+    split = tmp_path / "split.txt"
+    split.write_text("00008N\n")
+    out, cache = tmp_path / "d.pt", tmp_path / "fused"
+    args = ["--no-progress", "train", "detector", "--split", str(split), "--fusion", "average,infrared",
+            "--fused-from", str(cache), "--epochs", "1", "--batch", "1", "--model", "yolov5n", "--out", str(out)]
+    assert main(args) == 0
+    assert (cache / "average" / "00008N.png").is_file() and not (cache / "infrared").exists()
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["inputs"] == ["average", "infrared"] and meta["pair_ids"] == ["00008N"]
+    assert out.with_suffix(".onnx").is_file()
+    assert main([*args[:6], "average,average", *args[7:]]) == 2  # the same input twice

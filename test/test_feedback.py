@@ -81,7 +81,9 @@ def msrs(shared_root):
 
 @pytest.fixture(scope="module")
 def risfusenet():
-    return create_method("risfusenet")
+    # the network without its thermal-saliency control: on a warm referred person that control is already
+    # at +1, so the feedback would have nothing left to change there
+    return create_method("risfusenet-plain")
 
 
 def test_two_pass_changes_the_fused_frame_inside_the_mask_only(msrs, risfusenet):
@@ -116,7 +118,9 @@ class _BoxDetector:
 
 
 def _pipeline(strength: float, box) -> Pipeline:
-    values = merged({"feedback_strength": strength, "thermal_normalization": "fixed", "thermal_min": 0.0,
+    # the plain network: its thermal-saliency control would already hold the warm person at +1
+    values = merged({"fusion_method": "risfusenet-plain", "feedback_strength": strength,
+                     "thermal_normalization": "fixed", "thermal_min": 0.0,
                      "thermal_max": 255.0})
     pipeline = Pipeline(FusionStage.from_values(values), ApproximateTimeSync(sync_config(values)),
                         DetectionStage(_BoxDetector(box)), ReferringStage.create())
@@ -182,7 +186,7 @@ def test_fusion_node_subscribes_to_the_referring_mask_when_feedback_is_on():
     mask = np.zeros((48, 64), np.uint8)
     mask[10:22, 30:46] = 255  # the hot square of hot_thermal()
     with ros_context() as ctx:
-        h = Harness(ctx, fusion_method="risfusenet", feedback_strength=1.0, thermal_normalization="fixed")
+        h = Harness(ctx, fusion_method="risfusenet-plain", feedback_strength=1.0, thermal_normalization="fixed")
         try:
             h.start()
             mask_pub = h.peer.create_publisher(Image, "referring/mask", 10)

@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "score (e.g. 0.1; pass 2 refers at the detector's 0.25), plus the plain row at it")
     parser.add_argument("--detector", default="yolov5n-seg",
                         help="yolov5n-seg (default), yolov5n, yolox-nano or an .onnx file")
+    parser.add_argument("--method", default="risfusenet",
+                        help="fusion method taking a control map: risfusenet (default; thermal-saliency control "
+                             "on) or risfusenet-plain")
     parser.add_argument("--limit", type=int, help="only the first N expressions (quick checks)")
     add_runtime_args(parser)
 
@@ -89,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
         expressions = expressions[:args.limit]
     dataset = open_dataset(args.dataset, args.data_root, args.split, args.shared_root)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
-    fusion = create_method("risfusenet", runtime)
+    fusion = create_method(args.method, runtime)
+    if "control" not in getattr(fusion, "conditioning", ()):
+        raise ConfigError(f"--method {args.method} takes no control map: feedback needs risfusenet(-plain)")
     keep = [COCO_CLASSES.index(c) for c in ROAD_CLASSES]
     refer_detector = create_detector(args.detector, runtime, args.shared_root, classes=keep)
     eval_detector = create_detector(args.detector, runtime, args.shared_root, conf=EVAL_CONF, iou=EVAL_IOU)
@@ -161,7 +166,7 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         f"{' '.join(shlex.quote(a) for a in sys.argv[1:])}`.", "",
         f"- Expressions: {args.expressions} ({n_expr} expressions on {n_images} images of {dataset.root}); one run "
         "each (the pipeline is deterministic).",
-        f"- Fusion: RisFuseNet; detector `{args.detector}` on the fused frame (referring: road classes, its "
+        f"- Fusion: `{args.method}`; detector `{args.detector}` on the fused frame (referring: road classes, its "
         f"default confidence; detection mAP: confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools).",
         "- Feedback (pass 2): control map = referred mask of pass 1 dilated by d px, feathered linearly over "
         f"{DEFAULT_FEATHER_PX} px, times the strength s (+ leans to infrared); '+text' also feeds the referring "

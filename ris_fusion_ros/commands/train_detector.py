@@ -19,8 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_args(parser, dataset_default="msrs")
     parser.add_argument("--model", default="yolov5n-seg", choices=("yolov5n", "yolov5n-seg"),
                         help="base detector (default yolov5n-seg)")
-    parser.add_argument("--fusion", default="risfusenet", help="fusion method whose frames it trains on "
-                                                               "(default risfusenet)")
+    parser.add_argument("--fusion", default="risfusenet",
+                        help="comma-separated inputs it trains on: fusion method names, visible, infrared "
+                             "(default risfusenet). With several, each draw of a pair picks one of them uniformly; "
+                             "the first is the primary (used without augmentation)")
+    parser.add_argument("--fused-from", help="cache folder of fused images (DIR/<method>/<id>.png): read when "
+                                             "present, written after fusing otherwise")
     parser.add_argument("--out", help="checkpoint path (.pt); default <model cache>/detectors/finetuned/"
                                       "<model>-<fusion>-<split>-f<freeze>-s<seed>.pt")
     parser.add_argument("--epochs", type=int, default=30, help="default 30")
@@ -32,11 +36,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
-def default_output(model: str, fusion: str, split: str | None, seed: int, freeze: int) -> Path:
+def default_output(model: str, inputs: list[str], split: str | None, seed: int, freeze: int) -> Path:
     from ..core.paths import model_cache_dir
 
     split_name = Path(split).stem if split else "all"
-    return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{fusion}-{split_name}-f{freeze}-s{seed}.pt"
+    name = inputs[0] if len(inputs) == 1 else f"{inputs[0]}-mix{len(inputs)}"
+    return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{name}-{split_name}-f{freeze}-s{seed}.pt"
+
+
+def _renderers(names: list[str], cache: Path | None, threads: int):
+    """One ``pair -> image`` function per input; fused images go through the cache folder when given."""
+    from ..core.data.images import write_image
+    from ..core.detection.evaluation import SOURCE_INPUTS, InputSource
+    from ..core.fusion import RuntimeOptions, create_method
+
+    def renderer(name: str):
+        if name in SOURCE_INPUTS:
+            return InputSource(name).image
+        create_method(name, RuntimeOptions(threads=threads))  # fails early on an unknown name
+        folder = cache / name if cache is not None else None
+        source = InputSource(name, folder, lambda: create_method(name, RuntimeOptions(threads=threads)))
+
+        def render(pair):
+            before = source.fused_on_the_fly
+            image = source.image(pair)
+            if folder is not None and source.fused_on_the_fly > before:
+                write_image(folder / f"{pair.pair_id}.png", image)
+            return image
+
+        return render
+
+    return [renderer(name) for name in names]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,19 +78,22 @@ def run(args: argparse.Namespace) -> int:
     from ..core.detection.finetune.samples import build_samples
     from ..core.detection.finetune.trainer import FinetuneConfig, finetune
     from ..core.detection.yolov5 import class_names
-    from ..core.fusion import RuntimeOptions, create_method
+    from ..core.errors import ConfigError
 
+    inputs = [t.strip() for t in args.fusion.split(",") if t.strip()]
+    if not inputs or len(set(inputs)) != len(inputs):
+        raise ConfigError(f"--fusion needs distinct input names, got {args.fusion!r}")
     dataset = open_dataset(args.dataset, args.data_root, split=args.split, shared=args.shared_root)
     base = weights_dir(args.shared_root) / WEIGHT_FILES[args.model]
-    fusion = create_method(args.fusion, RuntimeOptions(threads=args.threads))
-    samples = build_samples(dataset, lambda pair: fusion.fuse(pair.ir, pair.vis), class_names(base),
-                            progress=lambda items: tqdm(items, desc=f"fuse ({args.fusion})", unit="pair",
+    renderers = _renderers(inputs, Path(args.fused_from) if args.fused_from else None, args.threads)
+    samples = build_samples(dataset, renderers, class_names(base),
+                            progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress))
-    out = Path(args.out) if args.out else default_output(args.model, args.fusion, args.split, args.seed, args.freeze)
+    out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze)
     config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
                             frozen_layers=args.freeze)
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]), "dataset": str(dataset.root),
-                  "split": args.split, "fusion": args.fusion}
+                  "split": args.split, "inputs": inputs}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)
     onnx_path = export_yolov5(checkpoint, checkpoint.with_suffix(".onnx"), force=True)
     print(f"trained on {len(samples)} pairs of {dataset.root} ({args.split or 'all'}); wrote {checkpoint}, "

@@ -36,10 +36,20 @@ def _risfusenet(options: RuntimeOptions) -> FusionMethod:
     return RisFuseNetFusion(options.backend, options.device, options.precision, options.threads)
 
 
+def _risfusenet_plain(options: RuntimeOptions) -> FusionMethod:
+    """The network without the thermal-saliency control: the ablation row."""
+    from .ours import RisFuseNetFusion
+    from .ours.saliency import ThermalSaliency
+
+    return RisFuseNetFusion(options.backend, options.device, options.precision, options.threads,
+                            saliency=ThermalSaliency(strength=0.0), name="risfusenet-plain")
+
+
 _ENTRIES: dict[str, _Entry] = {
     "average": _Entry(lambda _options: AverageFusion(), False),
     "max": _Entry(lambda _options: MaxFusion(), False),
     "risfusenet": _Entry(_risfusenet, True),
+    "risfusenet-plain": _Entry(_risfusenet_plain, True),
 }
 
 

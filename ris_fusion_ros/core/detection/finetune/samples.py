@@ -1,9 +1,13 @@
 """Training samples for detector fine-tuning: fused frames with their boxes, letterboxed the way the
-detector sees them at inference, plus scale / shift / flip / brightness jitter (seeded)."""
+detector sees them at inference, plus scale / shift / flip / brightness jitter (seeded).
+
+A sample may carry the same scene rendered by several inputs (our fusion, other fusion methods,
+visible, infrared): each draw then picks one of them, so the detector learns the objects rather than
+one fusion method's look, and can be compared fairly across those inputs afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -18,11 +22,20 @@ MIN_KEPT_AREA = 0.3  # share of a box that must stay inside the canvas
 
 @dataclass
 class Sample:
-    """One labelled frame: uint8 RGB image, (N, 5) boxes ``coco_class_id, x1, y1, x2, y2`` in pixels."""
+    """One labelled frame: uint8 RGB image, (N, 5) boxes ``coco_class_id, x1, y1, x2, y2`` in pixels;
+    ``alternatives``: the same scene from other inputs (same size, same boxes)."""
 
     pair_id: str
     image: np.ndarray
     boxes: np.ndarray
+    alternatives: tuple[np.ndarray, ...] = ()
+
+    def pick(self, rng: np.random.Generator | None) -> np.ndarray:
+        """The image for one draw: uniform over the renderings when there are several and ``rng`` is given."""
+        if rng is None or not self.alternatives:
+            return self.image
+        index = int(rng.integers(len(self.alternatives) + 1))
+        return self.image if index == 0 else self.alternatives[index - 1]
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,8 @@ def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator | No
     ``rng`` is only drawn from when ``augment`` is given.
     """
     ch, cw = canvas
-    h, w = sample.image.shape[:2]
+    image = sample.pick(rng if augment is not None else None)
+    h, w = image.shape[:2]
     ratio = min(ch / h, cw / w)
     jitter = augment is not None and rng.random() >= augment.plain_share
     if jitter:
@@ -66,7 +80,7 @@ def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator | No
         top = int(rng.integers(min(0, ch - nh), max(0, ch - nh) + 1))
     else:
         left, top = round((cw - nw) / 2 - 0.1), round((ch - nh) / 2 - 0.1)
-    resized = cv2.resize(sample.image, (nw, nh), interpolation=cv2.INTER_LINEAR)  # as at inference
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)  # as at inference
     out = np.full((ch, cw, 3), FILL, np.uint8)
     x0, y0 = max(0, left), max(0, top)
     x1, y1 = min(cw, left + nw), min(ch, top + nh)
@@ -108,15 +122,27 @@ def collate(items: Sequence[tuple[np.ndarray, np.ndarray]]):
     return images, box_targets([boxes for _, boxes in items])
 
 
-def build_samples(dataset, fuse, model_names: Sequence[str], progress=lambda items: items) -> list[Sample]:
-    """One :class:`Sample` per labelled pair of ``dataset``: ``fuse(pair)`` -> uint8 RGB image."""
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+
+
+def build_samples(dataset, render: Callable[[object], np.ndarray] | Sequence[Callable[[object], np.ndarray]],
+                  model_names: Sequence[str], progress=lambda items: items) -> list[Sample]:
+    """One :class:`Sample` per labelled pair of ``dataset``; ``render(pair)`` -> uint8 RGB or gray image.
+
+    Several renderers give each sample alternatives (the first one is the primary image).
+    """
+    renderers = [render] if callable(render) else list(render)
+    if not renderers:
+        raise ConfigError("build_samples needs at least one way to render a pair")
     samples = []
     for record in progress(dataset.records):
         pair = dataset.load(record)
         if record.label_path is None:
             raise ConfigError(f"pair {record.pair_id} has no label file under {dataset.root}: cannot train on it")
-        image = fuse(pair)
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
-        samples.append(Sample(pair.pair_id, image, map_classes(pair.boxes, dataset.class_names, model_names)))
+        images = [_rgb(r(pair)) for r in renderers]
+        if any(im.shape != images[0].shape for im in images):
+            raise ConfigError(f"pair {pair.pair_id}: the inputs differ in size {[im.shape for im in images]}")
+        samples.append(Sample(pair.pair_id, images[0], map_classes(pair.boxes, dataset.class_names, model_names),
+                              tuple(images[1:])))
     return samples

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...errors import ConfigError, DataError
 from ..network import NetworkFusion
+from .saliency import ThermalSaliency
 
 TEXT_DIM = 384
 _MODEL_DIR = Path(__file__).resolve().parents[3] / "models"
@@ -51,23 +52,35 @@ def _parameter_count(onnx_path: Path | None) -> int | str:
 class RisFuseNetFusion(NetworkFusion):
     """RisFuseNet behind a backend. ``fuse``/``fuse_luminance`` accept an optional ``control``
     map (HxW in [-1, 1]: +1 leans fully toward infrared, -1 toward visible, 0 = plain) and an
-    optional ``text`` embedding (TEXT_DIM floats) for text-gated fusion."""
+    optional ``text`` embedding (TEXT_DIM floats) for text-gated fusion.
+
+    ``saliency``: the thermal-saliency control added to every frame (warm objects lean to infrared,
+    see :mod:`.saliency`); ``ThermalSaliency(strength=0)`` is the plain network ("risfusenet-plain")."""
 
     def __init__(self, backend: str = "onnxruntime", device: str = "cpu", precision: str = "fp32",
-                 threads: int = 2, model_dir: Path | None = None) -> None:
+                 threads: int = 2, model_dir: Path | None = None, saliency: ThermalSaliency | None = None,
+                 name: str = "risfusenet") -> None:
         from ....backends import create_backend
 
         artifacts = risfusenet_artifacts(model_dir)
+        self.saliency = ThermalSaliency() if saliency is None else saliency
+        description = "RisFuseNet (ours): low-resolution context, full-resolution local fusion rule"
+        if self.saliency.enabled:
+            description += f", thermal-saliency control (strength {self.saliency.strength:g})"
         super().__init__(
-            "risfusenet", "RisFuseNet (ours): low-resolution context, full-resolution local fusion rule",
+            name, description,
             lambda: create_backend(artifacts, backend, device=device, precision=precision, threads=threads),
-            extra_info={"parameters": _parameter_count(artifacts.onnx_path)},
+            extra_info={"parameters": _parameter_count(artifacts.onnx_path),
+                        "thermal_saliency": self.saliency.strength},
         )
 
     conditioning = ("control", "text")
 
     def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray, control: np.ndarray | None = None,
                        text: np.ndarray | None = None, **unused: object) -> np.ndarray:
+        if control is not None and np.shape(control) != ir.shape:
+            raise DataError(f"control map is {np.shape(control)[::-1]} (WxH) but the images are {ir.shape[::-1]}")
+        control = self.saliency.combine(ir, control)
         if control is None:
             control = np.zeros_like(ir, dtype=np.float32)
         control = np.asarray(control, dtype=np.float32)
