@@ -12,7 +12,7 @@ from ris_fusion_ros.cli import main
 from ris_fusion_ros.core.data import open_dataset
 from ris_fusion_ros.core.detection.types import Detection
 from ris_fusion_ros.core.errors import ConfigError, DataError
-from ris_fusion_ros.core.feedback import detections_mask, feedback_control, two_pass
+from ris_fusion_ros.core.feedback import detections_mask, feedback_control, selection_control, two_pass
 from ris_fusion_ros.core.fusion import create_method
 from ris_fusion_ros.core.io.sync import ApproximateTimeSync, SyncedPair
 from ris_fusion_ros.core.pipeline import DecodedImage, DetectionStage, FusionStage, Pipeline, ReferringStage, merged
@@ -204,3 +204,52 @@ def test_fusion_node_subscribes_to_the_referring_mask_when_feedback_is_on():
     diff = np.abs(after - before).max(axis=2)
     control = feedback_control(mask, mask.shape, 1.0)
     assert diff[mask > 0].mean() > 1.0 and diff[control == 0].max() == 0
+
+
+def _selection(no_match: bool, classes: tuple[str, ...], mask: np.ndarray | None = None) -> ReferredSelection:
+    mask = np.zeros(SHAPE, np.uint8) if mask is None else mask
+    return ReferredSelection("t", mask, [], [] if no_match else [0], no_match, 0.0 if no_match else 0.9,
+                             classes=classes)
+
+
+def test_search_leans_the_whole_frame_only_for_people_that_were_not_found():
+    searched = selection_control(_selection(True, ("person",)), SHAPE, 0.7)
+    assert searched.shape == SHAPE and np.all(searched == np.float32(0.7))
+    for selection in (_selection(True, ("car",)), _selection(True, ("person", "car")), _selection(True, ())):
+        assert not selection_control(selection, SHAPE, 0.7).any()  # cars/bicycles/any: worse in infrared
+    assert not selection_control(_selection(True, ("person",)), SHAPE, 0.7, search=False).any()
+    found = selection_control(_selection(False, ("person",), _square()), SHAPE, 0.7)
+    assert np.array_equal(found, feedback_control(_square(), SHAPE, 0.7))  # found: its own mask
+    assert np.array_equal(selection_control(_square(), SHAPE, 0.7), feedback_control(_square(), SHAPE, 0.7))
+
+
+def test_referrer_reports_the_classes_a_text_asks_for():
+    referrer = Referrer()
+    dets = [Detection((10, 10, 20, 30), 0.9, 2, "car")]
+    assert referrer.refer("the pedestrian on the left", dets, (80, 60)).classes == ("person",)
+    assert referrer.refer("the car", dets, (80, 60)).classes == ("car",)
+
+
+def test_fusion_stage_searches_after_a_person_no_match_and_follows_the_mask_once_found():
+    values = merged({"fusion_method": "risfusenet-plain", "feedback_strength": 0.5})
+    stage = FusionStage.from_values(values, warm_up=False)
+    assert stage._control(SHAPE) is None  # nothing referred yet
+    stage.set_feedback(_selection(True, ("person",)))
+    assert np.all(stage._control(SHAPE) == np.float32(0.5))
+    stage.set_feedback(_selection(False, ("person",), _square()))
+    assert np.array_equal(stage._control(SHAPE), feedback_control(_square(), SHAPE, 0.5))
+    stage.set_feedback(_selection(True, ("car",)))
+    assert stage._control(SHAPE) is None
+    off = FusionStage.from_values(merged({**values, "feedback_search": False}), warm_up=False)
+    off.set_feedback(_selection(True, ("person",)))
+    assert off._control(SHAPE) is None
+
+
+def test_eval_feedback_search_flag_adds_one_search_row_per_setting():
+    import argparse
+
+    from ris_fusion_ros.commands.eval_feedback import variants_from_args
+
+    args = argparse.Namespace(strength="0.5,1", dilate="4", text_gate=False, candidate_conf=None, search=True)
+    names = [v.name for v in variants_from_args(args)]
+    assert names == ["feedback s=0.5 d=4", "feedback s=1 d=4", "feedback s=0.5 d=4 +search", "feedback s=1 d=4 +search"]

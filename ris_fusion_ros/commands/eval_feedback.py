@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated mask dilations in pixels (default {DEFAULT_DILATE_PX})")
     parser.add_argument("--text-gate", action="store_true",
                         help="also run each setting with the referring text's embedding fed to the text gate")
+    parser.add_argument("--search", action="store_true",
+                        help="also run each setting with the search lean: when pass 1 finds none of the people a text "
+                             "asks for, pass 2 leans the whole frame to infrared by the strength")
     parser.add_argument("--candidate-conf", type=float,
                         help="also run every setting with the feedback mask referred among detections down to this "
                              "score (e.g. 0.1; pass 2 refers at the detector's 0.25), plus the plain row at it")
@@ -72,13 +75,14 @@ def variants_from_args(args: argparse.Namespace) -> list[Variant]:
     if any(d < 0 for d in dilations):
         raise ConfigError(f"--dilate values must be >= 0, got {dilations}")
     gates = (False, True) if args.text_gate else (False,)
-    variants = [Variant(s, d, g) for g in gates for d in dilations for s in strengths]
+    searches = (False, True) if getattr(args, "search", False) else (False,)
+    variants = [Variant(s, d, g, search=f) for f in searches for g in gates for d in dilations for s in strengths]
     floor = args.candidate_conf
     if floor is not None:
         if not 0.0 < floor < 1.0:
             raise ConfigError(f"--candidate-conf must be within (0, 1), got {floor}")
-        variants += [Variant(0.0, candidate_conf=floor)] + [Variant(v.strength, v.dilate_px, v.text_gate, floor)
-                                                            for v in variants]
+        variants += [Variant(0.0, candidate_conf=floor)] + [Variant(v.strength, v.dilate_px, v.text_gate, floor,
+                                                                    v.search) for v in variants]
     return variants
 
 
@@ -170,12 +174,15 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         f"default confidence; detection mAP: confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools).",
         "- Feedback (pass 2): control map = referred mask of pass 1 dilated by d px, feathered linearly over "
         f"{DEFAULT_FEATHER_PX} px, times the strength s (+ leans to infrared); '+text' also feeds the referring "
-        "text's embedding to the text gate. The same images, detector and referrer in every row. 'mask from conf c': "
+        "text's embedding to the text gate; '+search': when pass 1 found none of the people the text asks for, pass 2 "
+        "leans the whole frame to infrared by s. The same images, detector and referrer in every row. "
+        "'mask from conf c': "
         "the pass-1 referring that makes the mask looks at detections down to score c; pass 2 refers at the "
         "detector's default floor; 'plain, detector conf c' refers at c without feedback (the reference for those).",
         f"- Detection rows: the feedback mask is the union of the pass-1 detections of {', '.join(FEEDBACK_CLASSES)} "
         "(make the detected objects stand out; down to score c for 'mask from conf c'); ground truth `labels/fusion`. "
-        "Not measured for '+text' settings and the 'plain, detector conf c' row (mAP uses its own 0.001 floor).",
+        "Not measured for '+text' and '+search' settings (they need a text) and the 'plain, detector conf c' row "
+        "(mAP uses its own 0.001 floor).",
         "- Region metrics: inside = bounding box of the pass-1 referred mask; outside = the rest of the frame. "
         "EN/SD/MI on those pixels, AG = mean per-pixel gradient magnitude, mean abs change vs the plain fused "
         "gray image. MI in nats, one source each.",

@@ -11,6 +11,11 @@ engines are bright; the rest of the frame keeps the plain fusion.
 * Live (the pipeline and the nodes) a second fusion per frame would double the cost, so the mask
   referred on frame t drives the fusion of frame t+1 (one frame of lag; objects move little in 33 ms,
   and the dilation covers that motion).
+* Search: when the text found nothing and it asks for a category that detectors find best in the
+  thermal image (people), the whole next fusion leans to infrared by the same strength, so the
+  detector gets a second look at a thermal-like frame (:func:`selection_control`). Once the object is
+  found its own mask takes over. The separate nodes exchange masks only, so there the search lean
+  needs the all-in-one pipeline (or replay).
 
 Nothing here is trained: the feedback strength and dilation are tuned (see ``ris-fusion eval feedback``).
 """
@@ -32,6 +37,10 @@ DEFAULT_DILATE_PX = 4  # tuned on training expressions (ris-fusion eval feedback
 DEFAULT_FEATHER_PX = 8
 #: Classes whose pass-1 detections drive the detection feedback ("make the detected objects stand out").
 FEEDBACK_CLASSES = ("person", "bicycle", "car")
+#: Categories a detector finds best in the thermal image. Measured on the 48 held-out MSRS images with the
+#: detector fine-tuned on several inputs: person AP50 infrared 0.903 vs fused 0.847-0.870, while bicycles
+#: (0.567 vs 0.609-0.674) and cars (0.619 vs 0.794) are worse in infrared.
+INFRARED_CATEGORIES = ("person",)
 
 
 def _as_mask(source: ReferredSelection | np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
@@ -84,6 +93,23 @@ def feedback_control(selection_or_mask: ReferredSelection | np.ndarray | None, s
         control = core.astype(np.float32)
     control *= strength
     return control
+
+
+def searches_infrared(selection: ReferredSelection) -> bool:
+    """True when ``selection`` found nothing and its text asks only for infrared-favoured categories."""
+    classes = set(getattr(selection, "classes", ()) or ())
+    return bool(selection.no_match and classes and classes <= set(INFRARED_CATEGORIES))
+
+
+def selection_control(selection: ReferredSelection | np.ndarray | None, shape: tuple[int, int], strength: float,
+                      dilate_px: int = DEFAULT_DILATE_PX, search: bool = True) -> np.ndarray:
+    """The feedback control map of one referring result: :func:`feedback_control` of its mask, or with
+    ``search`` a uniform ``strength`` over the frame when it found nothing of an infrared-favoured
+    category (see the module notes). A bare mask has no category, so it never searches."""
+    strength = validate_strength(strength)
+    if search and isinstance(selection, ReferredSelection) and searches_infrared(selection):
+        return np.full((int(shape[0]), int(shape[1])), strength, np.float32)
+    return feedback_control(selection, shape, strength, dilate_px)
 
 
 def detections_mask(detections: Sequence[Detection], shape: tuple[int, int],
@@ -145,12 +171,13 @@ def run_pass(fusion: Any, detect: Callable[[np.ndarray], list[Detection]], refer
 
 def two_pass(fusion: Any, detect: Callable[[np.ndarray], list[Detection]], referrer: Any, ir: np.ndarray,
              vis: np.ndarray, text: str, strength: float, dilate_px: int = DEFAULT_DILATE_PX,
-             use_text_gate: bool = False, plain: PassResult | None = None) -> TwoPassResult:
+             use_text_gate: bool = False, plain: PassResult | None = None, search: bool = True) -> TwoPassResult:
     """Offline feedback for one frame: pass 1 plain (or ``plain`` if already computed), pass 2 with the
-    control map of pass 1's referred mask (and the text's embedding when ``use_text_gate``)."""
+    control map of pass 1's result (:func:`selection_control`; the text's embedding too when
+    ``use_text_gate``)."""
     if plain is None:
         plain = run_pass(fusion, detect, referrer, ir, vis, text)
-    control = feedback_control(plain.selection, ir.shape[:2], strength, dilate_px)
+    control = selection_control(plain.selection, ir.shape[:2], strength, dilate_px, search)
     gate = text_embedding(text) if use_text_gate else None
     second = run_pass(fusion, detect, referrer, ir, vis, text, control, gate)
     return TwoPassResult(plain, control, second)

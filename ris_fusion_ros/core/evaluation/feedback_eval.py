@@ -37,6 +37,7 @@ from ..feedback import (
     PassResult,
     detections_mask,
     feedback_control,
+    selection_control,
     text_embedding,
 )
 from ..referring.batch import score
@@ -59,6 +60,7 @@ class Variant:
     dilate_px: int = DEFAULT_DILATE_PX
     text_gate: bool = False
     candidate_conf: float | None = None
+    search: bool = False  # a no-match for people: pass 2 leans the whole frame to infrared (core.feedback)
 
     @property
     def is_plain(self) -> bool:
@@ -70,7 +72,7 @@ class Variant:
         if self.is_plain:
             return "plain (no feedback)" + (f", detector{floor}" if floor else "")
         return (f"feedback s={self.strength:g} d={self.dilate_px}" + (" +text" if self.text_gate else "")
-                + (f", mask from{floor}" if floor else ""))
+                + (" +search" if self.search else "") + (f", mask from{floor}" if floor else ""))
 
 
 @dataclass
@@ -162,8 +164,8 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
                                   eval_detector.detect(plain_fused))
         for result in results[1:]:
             v = result.variant
-            if v.text_gate or v.is_plain:
-                continue  # the text gate needs a referring text; detection feedback is control-only
+            if v.text_gate or v.search or v.is_plain:
+                continue  # text gate and search need a referring text; detection feedback is control-only
             pool = plain_dets if v.candidate_conf is None else candidates[v.candidate_conf]
             control = feedback_control(detections_mask(pool, shape, FEEDBACK_CLASSES), shape, v.strength, v.dilate_px)
             fused = fusion.fuse(ir, vis, control=control) if control.any() else plain_fused
@@ -194,13 +196,13 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
                     result.seconds += time.perf_counter() - start
                     result.predictions[index] = _prediction(index, pair_id, text, seed, size)
                     continue
-                control = feedback_control(seed.selection, shape, v.strength, v.dilate_px)
+                control = selection_control(seed.selection, shape, v.strength, v.dilate_px, v.search)
                 gate = text_embedding(text) if v.text_gate else None
                 if not control.any() and gate is None:
                     second = first  # no mask to feed back: pass 2 would be pass 1
                 else:
-                    # expressions of one image often refer to the same objects: fuse + detect once per mask
-                    key = (v, hashlib.sha1(seed.selection.mask.tobytes()).hexdigest(), text if v.text_gate else "")
+                    # expressions of one image often refer to the same objects: fuse + detect once per control
+                    key = (v, hashlib.sha1(control.tobytes()).hexdigest(), text if v.text_gate else "")
                     if key not in cache:
                         fused = fusion.fuse(ir, vis, control=control, **({"text": gate} if gate is not None else {}))
                         cache[key] = (fused, refer_detector.detect(fused))
@@ -226,7 +228,7 @@ def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[Varian
         scored, summary = score(list(expressions), result.predictions)
         overall = summary["overall"]
         row: dict[str, Any] = {"variant": v.name, "strength": v.strength, "dilate_px": v.dilate_px,
-                               "text_gate": v.text_gate, "candidate_conf": v.candidate_conf,
+                               "text_gate": v.text_gate, "search": v.search, "candidate_conf": v.candidate_conf,
                                "expressions": overall["n"],
                                "acc50": overall["acc50"], "acc50_target": overall["acc50_target"],
                                "miou": overall["miou"], "no_match_acc": overall["no_match_acc"],

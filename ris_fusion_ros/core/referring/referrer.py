@@ -80,7 +80,7 @@ class Referrer:
             return ReferredSelection(text=text, mask=np.zeros((height, width), np.uint8), detections=detections,
                                      selected=[], no_match=True, score=0.0,
                                      explanation=f"no match: {outcome.reason} [{query.describe()}]{dropped_note}",
-                                     referring_scores=scores)
+                                     referring_scores=scores, classes=tuple(query.category.classes))
         det_score = float(np.mean([detections[i].score for i in outcome.selected]))
         score = float(np.clip(outcome.confidence * det_score, 0.0, 1.0))
         for i in outcome.selected:
@@ -92,7 +92,8 @@ class Referrer:
         if query.unchecked:
             explanation += f"; not checked: {' '.join(query.unchecked)}"
         return ReferredSelection(text=text, mask=mask, detections=detections, selected=list(outcome.selected),
-                                 no_match=False, score=score, explanation=explanation, referring_scores=scores)
+                                 no_match=False, score=score, explanation=explanation, referring_scores=scores,
+                                 classes=tuple(query.category.classes))
 
 
 def _check_size(image_size: tuple[int, int]) -> tuple[int, int]:

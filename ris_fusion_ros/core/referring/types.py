@@ -16,6 +16,7 @@ class ReferredSelection:
     ``selected`` indexes ``detections``; ``mask`` is uint8 HxW (255 inside the referred
     objects, 0 elsewhere). ``no_match`` is True (and the mask empty) when the text names
     nothing in the frame — never a guess. ``score`` is the confidence in [0, 1].
+    ``classes``: the detector classes the text asked for (empty: any class).
     """
 
     text: str
@@ -26,3 +27,4 @@ class ReferredSelection:
     score: float = 0.0
     explanation: str = ""
     referring_scores: list[float] = field(default_factory=list)
+    classes: tuple[str, ...] = ()
