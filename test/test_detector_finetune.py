@@ -180,4 +180,8 @@ def test_train_detector_command_mixes_inputs_and_caches_fused_frames(shared_root
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["inputs"] == ["average", "infrared"] and meta["pair_ids"] == ["00008N"]
     assert out.with_suffix(".onnx").is_file()
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(out.with_suffix(".onnx"))).metadata_props}
+    assert props["finetuned_from"].startswith("yolov5n_coco.pt sha256 ")  # eval detect's report reads it
     assert main([*args[:6], "average,average", *args[7:]]) == 2  # the same input twice

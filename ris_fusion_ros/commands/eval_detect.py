@@ -167,6 +167,22 @@ def _plot(rows: list[DetectionRow], path: Path, title: str) -> Path:
     return path
 
 
+def _weights_origin(path: str) -> str:
+    """Report clause: fine-tuned (from the ``finetuned_from`` note ``train detector`` writes into the ONNX
+    metadata) or pretrained; named models are the published weights."""
+    if not path or not str(path).endswith(".onnx") or not Path(path).is_file():
+        return "pretrained weights as published"
+    try:
+        import onnx
+    except ImportError:
+        return "weights of unknown origin (install onnx to read the file's metadata)"
+    props = onnx.load(str(path), load_external_data=False).metadata_props
+    origin = next((p.value for p in props if p.key == "finetuned_from"), "")
+    if origin:
+        return f"**fine-tuned** from {origin} (its .json beside it lists the pairs it was trained on)"
+    return "weights as exported (no fine-tuning recorded in the file)"
+
+
 def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, plot: Path) -> Path:
     n = rows[0].scores.n_images if rows else 0
     lines = [f"# Detection on fused inputs: {args.dataset} {args.split or '(all pairs)'}", "",
@@ -180,11 +196,11 @@ def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, pl
              "class per box; letterbox as each model expects (YOLOv5n: rect 640, YOLOX-Nano: 416 top-left).",
              "- Metric: pycocotools COCOeval (bbox, all areas, maxDets 100): mAP50 = AP at IoU 0.5, mAP50-95 = mean "
              "AP over IoU 0.5:0.95, averaged over the classes present; per-class AP50 in summary.csv.",
-             "- No detector was fine-tuned: COCO-pretrained weights only.", ""]
+             ""]
     for det in models:
         info = det.info()
         lines.append(f"- `{info['model']}`: {info['layout']} layout, input {info['input_size']}, "
-                     f"{info['backend']} {info.get('threads', '')} threads")
+                     f"{info['backend']} {info.get('threads', '')} threads; {_weights_origin(info.get('path', ''))}")
     if skipped:
         lines += ["", "Fusion methods left out (could not be created):", *[f"- {s}" for s in skipped]]
     lines += ["", _table(rows), "", "## Target check", "",

@@ -31,7 +31,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default="yolov5n-seg",
                         help="yolov5n-seg (default, instance masks), yolov5n, yolox-nano or an .onnx file")
     parser.add_argument("--input", choices=INPUTS, default="fused",
-                        help="image the detector sees: fused (RisFuseNet, default), visible or infrared")
+                        help="image the detector sees: fused (default), visible or infrared")
+    parser.add_argument("--fusion", default="risfusenet",
+                        help="fusion method of the fused input (default risfusenet; e.g. risfusenet-plain)")
     parser.add_argument("--conf", type=float, help="detector confidence floor (default: the detector's, 0.25)")
     parser.add_argument("--limit", type=int, help="only the first N expressions (quick checks)")
     add_runtime_args(parser)
@@ -49,7 +51,8 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
         expressions = expressions[:args.limit]
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
-    source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, args.conf)
+    source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, args.conf,
+                                   args.fusion)
     # ground-truth instances are real objects by definition: the thermal check is for detections only
     referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None)
     start = time.perf_counter()

@@ -137,7 +137,8 @@ def target_check(rows: Sequence[DetectionRow], ours: str = "risfusenet", margin:
         if ours not in by_input:
             continue
         singles = {k: v for k, v in by_input.items() if k in SOURCE_INPUTS}
-        others = {k: v for k, v in by_input.items() if k not in SOURCE_INPUTS and k != ours and k not in baselines}
+        others = {k: v for k, v in by_input.items() if k not in SOURCE_INPUTS and k != ours and k not in baselines
+                  and not k.startswith(f"{ours}-")}  # variants of ours (risfusenet-plain) are not peers
         rules = {k: v for k, v in by_input.items() if k in baselines}
         value = by_input[ours]
         if singles:

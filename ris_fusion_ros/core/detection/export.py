@@ -70,6 +70,8 @@ def export_yolov5(weights: Path, out: Path | None = None, *, force: bool = False
                 "task": "segment" if segmentation else "detect",
                 "weights_sha256": yolov5.file_sha256(weights),
                 "license": "weights: AGPL-3.0 (Ultralytics YOLOv5); do not redistribute this file"}
+        if ckpt.get("finetuned_from"):
+            meta["finetuned_from"] = str(ckpt["finetuned_from"])
         del proto.metadata_props[:]
         for key, value in meta.items():
             entry = proto.metadata_props.add()

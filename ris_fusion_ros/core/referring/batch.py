@@ -42,7 +42,8 @@ class InstanceSource:
 
     @classmethod
     def create(cls, kind: str, detector_name: str = "yolov5n-seg", input_kind: str = "fused", runtime: Any = None,
-               shared: str | None = None, conf: float | None = None) -> InstanceSource:
+               shared: str | None = None, conf: float | None = None,
+               fusion_method: str = "risfusenet") -> InstanceSource:
         if kind not in INSTANCE_SOURCES:
             raise ConfigError(f"--instances must be one of {', '.join(INSTANCE_SOURCES)}, got '{kind}'")
         if input_kind not in INPUTS:
@@ -60,13 +61,14 @@ class InstanceSource:
         if input_kind == "fused":
             from ..fusion import create_method
 
-            fusion = create_method("risfusenet", runtime) if runtime is not None else create_method("risfusenet")
+            fusion = create_method(fusion_method, runtime) if runtime is not None else create_method(fusion_method)
         return cls("detector", detector, fusion, input_kind)
 
     def describe(self) -> str:
         if self.kind == "gt":
             return "ground-truth boxes (labels/fusion)"
-        return f"{self.detector.name} on the {self.input} image"
+        where = f"fused image ({self.fusion.name})" if self.input == "fused" else f"{self.input} image"
+        return f"{self.detector.name} on the {where}"
 
     def __call__(self, pair: Pair, class_names: list[str]) -> list[Detection]:
         if self.kind == "gt":
