@@ -5,7 +5,8 @@ thermal contrast is diluted by the (often dark or cluttered) visible image. The 
 how much warmer it is than the local background (a wide box mean of the median-filtered infrared
 image), mapped linearly from ``low`` (0) to ``high`` (1) grey levels. Multiplied by a strength it is
 RisFuseNet's control map (+1 = infrared), so hot objects keep their infrared contrast and everything
-else keeps the plain fusion. Cheap (two filters, ~2 ms at 640x480) and needs no detector.
+else keeps the plain fusion. Cheap (three filters at half resolution, about 1 ms at 640x480) and
+needs no detector.
 
 The defaults were chosen on the 193 training images of the MSRS referring split with COCO YOLOv5n
 (mAP50 of the fused frames; ``ris-fusion eval detect --inputs risfusenet,risfusenet-plain``).
@@ -52,10 +53,18 @@ class ThermalSaliency:
             raise DataError(f"thermal saliency needs an HxW infrared image, got shape {ir.shape}")
         if ir.dtype != np.uint8:
             ir = np.clip(np.rint(np.asarray(ir, np.float32) * 255.0), 0, 255).astype(np.uint8)
-        smooth = cv2.medianBlur(ir, 5).astype(np.float32)
-        background = cv2.blur(smooth, (self.window, self.window))
-        excess = cv2.GaussianBlur(ir.astype(np.float32), (5, 5), 0) - background
-        return (np.clip((excess - self.low) / (self.high - self.low), 0.0, 1.0) * self.strength).astype(np.float32)
+        # at half resolution (the background is a 101 px mean, the map a soft threshold: nothing of the
+        # detail is lost, and it costs ~1 ms instead of ~4 ms at 640x480), then back to full size
+        height, width = ir.shape
+        half = cv2.resize(ir, (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_AREA)
+        window = max(3, (self.window // 2) | 1)
+        background = cv2.blur(cv2.medianBlur(half, 3).astype(np.float32), (window, window))
+        excess = cv2.GaussianBlur(half.astype(np.float32), (3, 3), 0)
+        cv2.subtract(excess, background, dst=excess)
+        excess -= self.low
+        excess *= self.strength / (self.high - self.low)
+        np.clip(excess, 0.0, self.strength, out=excess)
+        return cv2.resize(excess, (width, height), interpolation=cv2.INTER_LINEAR)
 
     def combine(self, ir: np.ndarray, control: np.ndarray | None) -> np.ndarray | None:
         """The control map the network gets: the saliency where ``control`` is 0, the given control where it
