@@ -194,7 +194,7 @@ def test_fusion_node_subscribes_to_the_referring_mask_when_feedback_is_on():
             h.send(make_image(hot_thermal(), "mono16", 1.0, "cam"), make_image(grey_bgr(), "bgr8", 1.0, "cam"))
             assert h.spin_until(lambda: len(h.fused) == 1)
             mask_pub.publish(Image(**array_to_image_fields(mask, "mono8")))
-            assert h.spin_until(lambda: h.node._stage._feedback_mask is not None)
+            assert h.spin_until(lambda: h.node._stage._feedback is not None)
             h.send(make_image(hot_thermal(), "mono16", 2.0, "cam"), make_image(grey_bgr(), "bgr8", 2.0, "cam"))
             assert h.spin_until(lambda: len(h.fused) == 2)
         finally:

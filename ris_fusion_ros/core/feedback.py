@@ -97,7 +97,7 @@ def feedback_control(selection_or_mask: ReferredSelection | np.ndarray | None, s
 
 def searches_infrared(selection: ReferredSelection) -> bool:
     """True when ``selection`` found nothing and its text asks only for infrared-favoured categories."""
-    classes = set(getattr(selection, "classes", ()) or ())
+    classes = set(selection.classes)
     return bool(selection.no_match and classes and classes <= set(INFRARED_CATEGORIES))
 
 

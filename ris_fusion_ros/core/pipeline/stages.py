@@ -20,7 +20,7 @@ import numpy as np
 
 from ..detection.types import Detection
 from ..errors import ConfigError, DataError
-from ..feedback import feedback_control, searches_infrared, validate_strength
+from ..feedback import selection_control, validate_strength
 from ..fusion import RuntimeOptions, create_method
 from ..io.image_codec import ImageFormatError, message_to_array, to_rgb8
 from ..io.registration import Registration
@@ -85,9 +85,8 @@ class FusionStage:
         self.check_sizes = check_sizes
         self._lock = threading.Lock()  # the normaliser's smoothing state is sequential
         self.feedback_strength = 0.0  # > 0: the last referred mask steers the next fusion (core.feedback)
-        self._feedback_mask: np.ndarray | None = None
+        self._feedback: Any = None  # the latest referred selection (or bare mask) for the next fusion
         self.feedback_search = True  # a no-match for people leans the next frame to infrared (core.feedback)
-        self._searching = False
         self.edits: Any = None  # an EditStage (.edit): text-commanded edits applied inside the fusion call
 
     @classmethod
@@ -114,24 +113,18 @@ class FusionStage:
 
     def set_feedback(self, selection_or_mask: Any) -> None:
         """The latest referred selection or mask (uint8/bool HxW); it drives the next frames' fusion."""
-        mask = getattr(selection_or_mask, "mask", selection_or_mask)
-        searching = hasattr(selection_or_mask, "no_match") and searches_infrared(selection_or_mask)
-        if getattr(selection_or_mask, "no_match", False) or mask is None:
-            mask = None
         with self._lock:
-            self._feedback_mask = None if mask is None else np.asarray(mask) > 0
-            self._searching = searching
+            self._feedback = selection_or_mask
 
     def _control(self, shape: tuple[int, int]) -> np.ndarray | None:
         with self._lock:
-            mask, searching = self._feedback_mask, self._searching
-        if self.feedback_strength <= 0:
+            source = self._feedback
+        if self.feedback_strength <= 0 or source is None:
             return None
-        if searching and self.feedback_search:  # the text's people were not found: look again in infrared
-            return np.full(shape, self.feedback_strength, np.float32)
-        if mask is None or not mask.any() or mask.shape != shape:
+        if np.shape(getattr(source, "mask", source)) != tuple(shape):
             return None  # a mask of another size (camera change) is ignored, not resized
-        return feedback_control(mask, shape, self.feedback_strength)
+        control = selection_control(source, shape, self.feedback_strength, search=self.feedback_search)
+        return control if control.any() else None
 
     def info(self) -> str:
         info = self.method.info()

@@ -78,16 +78,15 @@ class RisFuseNetFusion(NetworkFusion):
 
     def fuse_luminance(self, ir: np.ndarray, vis_y: np.ndarray, control: np.ndarray | None = None,
                        text: np.ndarray | None = None, **unused: object) -> np.ndarray:
-        if control is not None and np.shape(control) != ir.shape:
-            raise DataError(f"control map is {np.shape(control)[::-1]} (WxH) but the images are {ir.shape[::-1]}")
+        if control is not None:  # the caller's map is checked before the saliency is blended into it
+            control = np.asarray(control, dtype=np.float32)
+            if control.shape != ir.shape:
+                raise DataError(f"control map is {control.shape[::-1]} (WxH) but the images are {ir.shape[::-1]}")
+            if not np.isfinite(control).all():
+                raise DataError("control map contains NaN or infinite values")
         control = self.saliency.combine(ir, control)
         if control is None:
             control = np.zeros_like(ir, dtype=np.float32)
-        control = np.asarray(control, dtype=np.float32)
-        if control.shape != ir.shape:
-            raise DataError(f"control map is {control.shape[::-1]} (WxH) but the images are {ir.shape[::-1]}")
-        if not np.isfinite(control).all():
-            raise DataError("control map contains NaN or infinite values")
         text = np.zeros(TEXT_DIM, np.float32) if text is None else np.asarray(text, np.float32).reshape(-1)
         if text.shape != (TEXT_DIM,) or not np.isfinite(text).all():
             raise DataError(f"text embedding must be {TEXT_DIM} finite values, got shape {text.shape}")

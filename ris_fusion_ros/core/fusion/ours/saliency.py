@@ -68,13 +68,12 @@ class ThermalSaliency:
 
     def combine(self, ir: np.ndarray, control: np.ndarray | None) -> np.ndarray | None:
         """The control map the network gets: the saliency where ``control`` is 0, the given control where it
-        is +-1 (a referred object or an edit wins), a blend in between; None when both are absent/off."""
+        is +-1 (a referred object or an edit wins), a blend in between; None when both are absent/off.
+        ``control`` must have the shape of ``ir`` (the caller checks it)."""
         if not self.enabled:
             return control
         saliency = self.map(ir)
         if control is None:
             return saliency
         control = np.asarray(control, dtype=np.float32)
-        if control.shape != saliency.shape:
-            return control  # the network reports the size mismatch with its own message
         return np.clip(control + saliency * (1.0 - np.abs(np.clip(control, -1.0, 1.0))), -1.0, 1.0)
