@@ -185,3 +185,35 @@ def test_train_detector_command_mixes_inputs_and_caches_fused_frames(shared_root
     props = {p.key: p.value for p in onnx.load(str(out.with_suffix(".onnx"))).metadata_props}
     assert props["finetuned_from"].startswith("yolov5n_coco.pt sha256 ")  # eval detect's report reads it
     assert main([*args[:6], "average,average", *args[7:]]) == 2  # the same input twice
+
+
+def test_mosaic_puts_four_frames_around_the_centre_and_their_boxes_follow():
+    """Each frame is one flat colour with one box; every box of the mosaic must sit on its own colour,
+    inside the canvas, and the four corners must all be used."""
+    from ris_fusion_ros.core.detection.finetune.samples import draw, mosaic
+
+    colours = [(200, 0, 0), (0, 200, 0), (0, 0, 200), (200, 200, 0)]
+    samples = []
+    for k, colour in enumerate(colours):
+        image = np.full((48, 64, 3), colour, np.uint8)
+        samples.append(Sample(f"s{k}", image, np.array([[k, 10, 10, 50, 40]], np.float32)))
+    rng = np.random.default_rng(3)
+    augment = Augment(flip=0.0, brightness=(1.0, 1.0), mosaic=1.0, plain_share=0.0)
+    for _ in range(20):
+        out, boxes = mosaic(samples, (64, 64), rng, augment)
+        assert out.shape == (64, 64, 3) and 1 <= len(boxes) <= 4
+        assert (boxes[:, [1, 3]] >= 0).all() and (boxes[:, [1, 3]] <= 64).all()
+        for c, x1, y1, x2, y2 in boxes:
+            centre = out[int((y1 + y2) / 2), int((x1 + x2) / 2)]
+            assert tuple(int(v) for v in centre) == colours[int(c)]
+        present = {tuple(int(v) for v in px) for px in out.reshape(-1, 3)}
+        assert set(colours) <= present  # all four frames show
+    # draw(): with mosaic 1 and no plain share every draw is a mosaic; with mosaic 0 never
+    for _ in range(5):
+        shown = {tuple(map(int, px)) for px in draw(samples, 0, (64, 64), rng, augment)[0].reshape(-1, 3)}
+        assert colours[0] in shown and len(shown & set(colours)) >= 2  # the drawn frame and at least one other
+    plain = Augment(flip=0.0, brightness=(1.0, 1.0), mosaic=0.0, plain_share=1.0)
+    out, boxes = draw(samples, 2, (64, 64), rng, plain)
+    assert len(boxes) == 1 and boxes[0, 0] == 2
+    with pytest.raises(ConfigError, match="4 samples"):
+        mosaic(samples[:3], (64, 64), rng, augment)

@@ -250,6 +250,6 @@ def test_eval_feedback_search_flag_adds_one_search_row_per_setting():
 
     from ris_fusion_ros.commands.eval_feedback import variants_from_args
 
-    args = argparse.Namespace(strength="0.5,1", dilate="4", text_gate=False, candidate_conf=None, search=True)
+    args = argparse.Namespace(strength="0.5,1", dilate="4", text_gate=False, search=True)
     names = [v.name for v in variants_from_args(args)]
     assert names == ["feedback s=0.5 d=4", "feedback s=1 d=4", "feedback s=0.5 d=4 +search", "feedback s=1 d=4 +search"]

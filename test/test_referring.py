@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ris_fusion_ros.core.detection.types import Detection
-from ris_fusion_ros.core.errors import DataError
+from ris_fusion_ros.core.errors import ConfigError, DataError
 from ris_fusion_ros.core.referring import ReferredSelection, Referrer, create_referrer
 from ris_fusion_ros.core.referring.masks import box_prompt_mask
 from ris_fusion_ros.core.referring.metrics import box_union_iou
@@ -216,3 +216,40 @@ def test_box_union_iou():
     assert box_union_iou([[0, 0, 10, 10]], [[0, 0, 10, 20]], SIZE) == pytest.approx(0.5)
     assert box_union_iou([[0, 0, 10, 10], [20, 0, 30, 10]], [[0, 0, 10, 10]], SIZE) == pytest.approx(0.5)
     assert box_union_iou([], [], SIZE) == 1.0 and box_union_iou([], [[0, 0, 1, 1]], SIZE) == 0.0
+
+
+# ----------------------------------------------------------------------------- the second look
+
+@pytest.fixture
+def unsure_scene():
+    """A confident car, a person the detector is unsure of (0.2), a very unsure bicycle (0.1)."""
+    detections = [det(100, 200, 250, 300, "car", 0.9), det(300, 180, 330, 300, "person", 0.2),
+                  det(400, 230, 460, 300, "bicycle", 0.1)]
+    thermal = np.full((480, 640), 40, np.uint8)
+    thermal[185:295, 305:325] = 200  # the person is warm, so the thermal check keeps it
+    return detections, thermal
+
+
+def test_low_scored_detections_count_only_when_the_confident_ones_hold_no_match(unsure_scene):
+    detections, thermal = unsure_scene
+    referrer = Referrer(min_score=0.25, second_look_score=0.15)
+    person = referrer.refer("the person", detections, SIZE, thermal=thermal)
+    assert person.selected == [1] and not person.no_match and "second look" in person.explanation
+    # the confident car is found in the first look; the unsure person is not added to "everything"
+    assert referrer.refer("the car", detections, SIZE, thermal=thermal).selected == [0]
+    assert referrer.refer("everything", detections, SIZE, thermal=thermal).selected == [0]
+    # below the second-look floor: no match, and the explanation says both looks failed
+    bicycle = referrer.refer("the bicycle", detections, SIZE, thermal=thermal)
+    assert bicycle.no_match and "found none either" in bicycle.explanation
+    assert referrer.refer("the dog", detections, SIZE, thermal=thermal).no_match
+
+
+def test_second_look_off_and_bad_floors(unsure_scene):
+    detections, thermal = unsure_scene
+    for off in (None, 0.25, 0.5):
+        assert Referrer(second_look_score=off).refer("the person", detections, SIZE, thermal=thermal).no_match
+    assert Referrer(min_score=0.0, second_look_score=None).refer(
+        "the bicycle", detections, SIZE, thermal=thermal).selected == [2]
+    for bad in ({"min_score": 1.5}, {"min_score": -0.1}, {"second_look_score": 2.0}):
+        with pytest.raises(ConfigError, match="must be within"):
+            Referrer(**bad)

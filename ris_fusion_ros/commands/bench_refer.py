@@ -24,6 +24,7 @@ from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer, encoder
 from ..core.referring.batch import INPUTS, InstanceSource
 from ..core.referring.expressions import load_expressions
+from ..core.referring.referrer import DEFAULT_SECOND_LOOK_SCORE
 from .arguments import add_data_args, add_runtime_args
 
 DEFAULT_EXPRESSIONS = Path(__file__).resolve().parents[2] / "data" / "expressions" / "heldout.json"
@@ -100,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
             f"| refer one frame, cached text, GT instances (mean {n_det:.1f}/frame), incl. mask | {_stats(refer)} |"]
     if args.detector:
         runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
-        source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root)
+        # down to the second-look floor, as the referring node runs it
+        source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root,
+                                       DEFAULT_SECOND_LOOK_SCORE)
         fused = {p.pair_id: source.fusion.fuse(p.ir, p.vis) for p in pairs} if source.fusion else {}
         image_of = {p.pair_id: fused.get(p.pair_id, p.vis if args.input != "infrared"
                                          else np.repeat(p.ir[:, :, None], 3, axis=2)) for p in pairs}

@@ -29,6 +29,7 @@ from ..core.referring import Referrer
 from ..core.referring.batch import ROAD_CLASSES
 from ..core.referring.expressions import load_expressions
 from ..core.referring.lexicon import COCO_CLASSES
+from ..core.referring.referrer import DEFAULT_MIN_SCORE, DEFAULT_SECOND_LOOK_SCORE
 from .arguments import add_data_args, add_runtime_args
 
 
@@ -45,9 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--search", action="store_true",
                         help="also run each setting with the search lean: when pass 1 finds none of the people a text "
                              "asks for, pass 2 leans the whole frame to infrared by the strength")
-    parser.add_argument("--candidate-conf", type=float,
-                        help="also run every setting with the feedback mask referred among detections down to this "
-                             "score (e.g. 0.1; pass 2 refers at the detector's 0.25), plus the plain row at it")
     parser.add_argument("--detector", default="yolov5n-seg",
                         help="yolov5n-seg (default), yolov5n, yolox-nano or an .onnx file")
     parser.add_argument("--method", default="risfusenet",
@@ -77,12 +75,6 @@ def variants_from_args(args: argparse.Namespace) -> list[Variant]:
     gates = (False, True) if args.text_gate else (False,)
     searches = (False, True) if getattr(args, "search", False) else (False,)
     variants = [Variant(s, d, g, search=f) for f in searches for g in gates for d in dilations for s in strengths]
-    floor = args.candidate_conf
-    if floor is not None:
-        if not 0.0 < floor < 1.0:
-            raise ConfigError(f"--candidate-conf must be within (0, 1), got {floor}")
-        variants += [Variant(0.0, candidate_conf=floor)] + [Variant(v.strength, v.dilate_px, v.text_gate, floor,
-                                                                    v.search) for v in variants]
     return variants
 
 
@@ -100,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     if "control" not in getattr(fusion, "conditioning", ()):
         raise ConfigError(f"--method {args.method} takes no control map: feedback needs risfusenet(-plain)")
     keep = [COCO_CLASSES.index(c) for c in ROAD_CLASSES]
-    refer_detector = create_detector(args.detector, runtime, args.shared_root, classes=keep)
+    # down to the referrer's second-look floor (the referrer itself looks at >= its min_score first)
+    refer_detector = create_detector(args.detector, runtime, args.shared_root, classes=keep,
+                                     conf=DEFAULT_SECOND_LOOK_SCORE)
     eval_detector = create_detector(args.detector, runtime, args.shared_root, conf=EVAL_CONF, iou=EVAL_IOU)
     progress = None if args.no_progress else _progress(f"eval feedback ({len(variants) + 1} settings)")
     start = time.perf_counter()
@@ -170,19 +164,16 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         f"{' '.join(shlex.quote(a) for a in sys.argv[1:])}`.", "",
         f"- Expressions: {args.expressions} ({n_expr} expressions on {n_images} images of {dataset.root}); one run "
         "each (the pipeline is deterministic).",
-        f"- Fusion: `{args.method}`; detector `{args.detector}` on the fused frame (referring: road classes, its "
-        f"default confidence; detection mAP: confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools).",
+        f"- Fusion: `{args.method}`; detector `{args.detector}` on the fused frame (referring: road classes, "
+        f"scores >= {DEFAULT_MIN_SCORE:g}, second look down to {DEFAULT_SECOND_LOOK_SCORE:g}; detection mAP: "
+        f"confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools).",
         "- Feedback (pass 2): control map = referred mask of pass 1 dilated by d px, feathered linearly over "
         f"{DEFAULT_FEATHER_PX} px, times the strength s (+ leans to infrared); '+text' also feeds the referring "
         "text's embedding to the text gate; '+search': when pass 1 found none of the people the text asks for, pass 2 "
-        "leans the whole frame to infrared by s. The same images, detector and referrer in every row. "
-        "'mask from conf c': "
-        "the pass-1 referring that makes the mask looks at detections down to score c; pass 2 refers at the "
-        "detector's default floor; 'plain, detector conf c' refers at c without feedback (the reference for those).",
+        "leans the whole frame to infrared by s. The same images, detector and referrer in every row.",
         f"- Detection rows: the feedback mask is the union of the pass-1 detections of {', '.join(FEEDBACK_CLASSES)} "
-        "(make the detected objects stand out; down to score c for 'mask from conf c'); ground truth `labels/fusion`. "
-        "Not measured for '+text' and '+search' settings (they need a text) and the 'plain, detector conf c' row "
-        "(mAP uses its own 0.001 floor).",
+        f"scoring >= {DEFAULT_MIN_SCORE:g} (make the detected objects stand out); ground truth `labels/fusion`. "
+        "Not measured for '+text' and '+search' settings (they need a text).",
         "- Region metrics: inside = bounding box of the pass-1 referred mask; outside = the rest of the frame. "
         "EN/SD/MI on those pixels, AG = mean per-pixel gradient magnitude, mean abs change vs the plain fused "
         "gray image. MI in nats, one source each.",

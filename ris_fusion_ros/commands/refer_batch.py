@@ -18,6 +18,7 @@ from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer
 from ..core.referring.batch import INPUTS, INSTANCE_SOURCES, InstanceSource, run_batch
 from ..core.referring.expressions import load_expressions
+from ..core.referring.referrer import DEFAULT_MIN_SCORE, DEFAULT_SECOND_LOOK_SCORE, validate_scores
 from ..core.referring.thermal_check import ThermalCheck
 from .arguments import add_data_args, add_runtime_args
 
@@ -34,7 +35,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image the detector sees: fused (default), visible or infrared")
     parser.add_argument("--fusion", default="risfusenet",
                         help="fusion method of the fused input (default risfusenet; e.g. risfusenet-plain)")
-    parser.add_argument("--conf", type=float, help="detector confidence floor (default: the detector's, 0.25)")
+    parser.add_argument("--conf", type=float, default=DEFAULT_MIN_SCORE,
+                        help=f"detections >= this confidence are the instances (default {DEFAULT_MIN_SCORE})")
+    parser.add_argument("--second-look", type=float, default=DEFAULT_SECOND_LOOK_SCORE,
+                        help="a text naming a category that matched nothing is matched again down to this confidence "
+                             f"(default {DEFAULT_SECOND_LOOK_SCORE}; >= --conf turns it off)")
     parser.add_argument("--limit", type=int, help="only the first N expressions (quick checks)")
     add_runtime_args(parser)
 
@@ -51,17 +56,21 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
         expressions = expressions[:args.limit]
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
-    source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, args.conf,
+    min_score, second_look = validate_scores(args.conf, args.second_look)
+    floor = min(min_score, second_look if second_look is not None else 1.0)
+    source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, floor,
                                    args.fusion)
     # ground-truth instances are real objects by definition: the thermal check is for detections only
-    referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None)
+    referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None, min_score=min_score,
+                        second_look_score=second_look)
     start = time.perf_counter()
     progress = None if args.no_progress else (lambda items: tqdm(items, desc="refer", unit="image"))
     predictions = run_batch(dataset, expressions, referrer, source, out, progress)
     seconds = time.perf_counter() - start
     images = len({e["image"] for e in expressions})
+    look = f", second look down to {second_look:g}" if second_look is not None else ", no second look"
     description = (f"{len(expressions)} expressions on {images} images of {dataset.root}; instances: "
-                   f"{source.describe()}; {seconds:.1f} s")
+                   f"{source.describe()} (scores >= {min_score:g}{look}); {seconds:.1f} s")
     return expressions, predictions, description
 
 

@@ -32,16 +32,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate (default 0.01)")
     parser.add_argument("--freeze", type=int, default=10,
                         help="layers kept frozen, from the input (default 10 = the backbone; 0 = train all)")
+    parser.add_argument("--mosaic", type=float, default=0.0,
+                        help="share of the augmented draws that are four-frame mosaics, 0-1 (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
-def default_output(model: str, inputs: list[str], split: str | None, seed: int, freeze: int) -> Path:
+def default_output(model: str, inputs: list[str], split: str | None, seed: int, freeze: int,
+                   mosaic: float = 0.0) -> Path:
     from ..core.paths import model_cache_dir
 
     split_name = Path(split).stem if split else "all"
     name = inputs[0] if len(inputs) == 1 else f"{inputs[0]}-mix{len(inputs)}"
-    return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{name}-{split_name}-f{freeze}-s{seed}.pt"
+    tag = f"-m{mosaic:g}" if mosaic > 0 else ""
+    return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{name}-{split_name}-f{freeze}{tag}-s{seed}.pt"
 
 
 def _renderers(names: list[str], cache: Path | None, threads: int):
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.data import open_dataset
     from ..core.detection.detector import WEIGHT_FILES, weights_dir
     from ..core.detection.export import export_yolov5
-    from ..core.detection.finetune.samples import build_samples
+    from ..core.detection.finetune.samples import Augment, build_samples
     from ..core.detection.finetune.trainer import FinetuneConfig, finetune
     from ..core.detection.yolov5 import class_names
     from ..core.errors import ConfigError
@@ -89,9 +93,12 @@ def run(args: argparse.Namespace) -> int:
     samples = build_samples(dataset, renderers, class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress))
-    out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze)
+    if not 0.0 <= args.mosaic <= 1.0:
+        raise ConfigError(f"--mosaic must be within [0, 1], got {args.mosaic}")
+    out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze,
+                                                         args.mosaic)
     config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
-                            frozen_layers=args.freeze)
+                            frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic))
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]), "dataset": str(dataset.root),
                   "split": args.split, "inputs": inputs}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)

@@ -45,6 +45,9 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("device", "cpu", "device of the detector (cpu, cuda, cuda:N)", read_only=True),
     ParamSpec("threads", 2, "CPU threads of the backend (0 = runtime default)", 0, 256, read_only=True),
     ParamSpec("min_score", 0.25, "detections below this confidence are dropped", 0.0, 1.0, read_only=True),
+    ParamSpec("second_look_score", 0.15, "referring: a text naming a category that matched none of the detections "
+              ">= min_score is matched again down to this confidence (published detections stay >= min_score); "
+              ">= min_score = off", 0.0, 1.0, read_only=True),
 )
 COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("publish_overlay", True, "publish the overlay image (costs a copy and drawing per frame)"),
@@ -58,7 +61,7 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
 
 def create_detection(values: dict[str, Any]) -> DetectionStage:
     runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
-    return DetectionStage.create(values["detector"], runtime, values["min_score"])
+    return DetectionStage.create(values["detector"], runtime, values["min_score"], values["second_look_score"])
 
 
 class SharedDetection:

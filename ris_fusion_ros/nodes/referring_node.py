@@ -145,7 +145,8 @@ class ReferringNode(FrameStageNode):
     # ----------------------------------------------------------------- stage hooks
     def _load(self, values: dict[str, Any]) -> None:
         self.detection = self.load_detection(values)
-        self.referring = ReferringStage.create(values["person_min_thermal_contrast"])
+        self.referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
+                                               values["second_look_score"])
         self._backend_info = self.detection.info()
 
     def _unload(self) -> None:
@@ -196,7 +197,7 @@ class ReferringNode(FrameStageNode):
         if detection is None or referring is None:
             return
         text = self.text.text
-        detections = detection.detect(rgb, key=(stamp_ns, msg.header.frame_id))
+        detections = detection.detect(rgb, key=(stamp_ns, msg.header.frame_id), candidates=True)
         size = (rgb.shape[1], rgb.shape[0])
         thermal = self._thermal_for(stamp_ns) if text else None
         if thermal is not None and thermal.shape != (size[1], size[0]):

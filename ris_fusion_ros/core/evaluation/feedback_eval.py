@@ -48,18 +48,11 @@ REGION_METRICS = ("EN", "SD", "AG", "MI_ir", "MI_vis", "abs_change")
 
 @dataclass(frozen=True)
 class Variant:
-    """One feedback setting; strength 0 is plain fusion (no feedback).
-
-    ``candidate_conf``: the pass-1 referring that makes the feedback mask looks at detections down to this
-    score (a looser floor than the detector's 0.25), so an object the detector is unsure of can still be
-    fed back; pass 2 always refers among detections at the detector's own floor. With strength 0 it is
-    the reference row "plain fusion, detector at that floor".
-    """
+    """One feedback setting; strength 0 is plain fusion (no feedback)."""
 
     strength: float
     dilate_px: int = DEFAULT_DILATE_PX
     text_gate: bool = False
-    candidate_conf: float | None = None
     search: bool = False  # a no-match for people: pass 2 leans the whole frame to infrared (core.feedback)
 
     @property
@@ -68,11 +61,10 @@ class Variant:
 
     @property
     def name(self) -> str:
-        floor = f" conf {self.candidate_conf:g}" if self.candidate_conf is not None else ""
         if self.is_plain:
-            return "plain (no feedback)" + (f", detector{floor}" if floor else "")
+            return "plain (no feedback)"
         return (f"feedback s={self.strength:g} d={self.dilate_px}" + (" +text" if self.text_gate else "")
-                + (" +search" if self.search else "") + (f", mask from{floor}" if floor else ""))
+                + (" +search" if self.search else ""))
 
 
 @dataclass
@@ -157,8 +149,9 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
         plain_dets = refer_detector.detect(plain_fused)
         plain.seconds += time.perf_counter() - start
         plain_gray = to_gray(plain_fused)
-        candidates = {c: refer_detector.detect(plain_fused, conf=c)
-                      for c in {r.variant.candidate_conf for r in results} if c is not None}
+        # the detection feedback feeds back what the detector reports (the referrer's min_score), not the
+        # second-look candidates below it
+        confident = [d for d in plain_dets if d.score >= getattr(referrer, "min_score", 0.0)]
         # detection: plain vs the union of pass-1 detections of person/bicycle/car as feedback
         plain.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names,
                                   eval_detector.detect(plain_fused))
@@ -166,8 +159,8 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
             v = result.variant
             if v.text_gate or v.search or v.is_plain:
                 continue  # text gate and search need a referring text; detection feedback is control-only
-            pool = plain_dets if v.candidate_conf is None else candidates[v.candidate_conf]
-            control = feedback_control(detections_mask(pool, shape, FEEDBACK_CLASSES), shape, v.strength, v.dilate_px)
+            control = feedback_control(detections_mask(confident, shape, FEEDBACK_CLASSES), shape, v.strength,
+                                       v.dilate_px)
             fused = fusion.fuse(ir, vis, control=control) if control.any() else plain_fused
             result.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names,
                                        eval_detector.detect(fused))
@@ -187,16 +180,7 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
             for result in results[1:]:
                 v = result.variant
                 start = time.perf_counter()
-                if v.candidate_conf is None:
-                    seed = first
-                else:
-                    pool = candidates[v.candidate_conf]
-                    seed = PassResult(plain_fused, pool, referrer.refer(text, pool, size, thermal=ir))
-                if v.is_plain:  # reference row: plain fusion, referring at the looser floor
-                    result.seconds += time.perf_counter() - start
-                    result.predictions[index] = _prediction(index, pair_id, text, seed, size)
-                    continue
-                control = selection_control(seed.selection, shape, v.strength, v.dilate_px, v.search)
+                control = selection_control(first.selection, shape, v.strength, v.dilate_px, v.search)
                 gate = text_embedding(text) if v.text_gate else None
                 if not control.any() and gate is None:
                     second = first  # no mask to feed back: pass 2 would be pass 1
@@ -228,7 +212,7 @@ def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[Varian
         scored, summary = score(list(expressions), result.predictions)
         overall = summary["overall"]
         row: dict[str, Any] = {"variant": v.name, "strength": v.strength, "dilate_px": v.dilate_px,
-                               "text_gate": v.text_gate, "search": v.search, "candidate_conf": v.candidate_conf,
+                               "text_gate": v.text_gate, "search": v.search,
                                "expressions": overall["n"],
                                "acc50": overall["acc50"], "acc50_target": overall["acc50_target"],
                                "miou": overall["miou"], "no_match_acc": overall["no_match_acc"],

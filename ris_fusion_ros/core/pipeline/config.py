@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "calibration_file": "",
     "detector": "yolox-nano",
     "min_score": 0.25,
+    "second_look_score": 0.15,  # referring: a category text that matched nothing >= min_score looks down to this
     "max_text_length": 1024,
     "default_text": "",
     "use_thermal": True,

@@ -68,9 +68,11 @@ class Pipeline:
         detection = referring = None
         if detect or refer:
             runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
-            detection = DetectionStage.create(values["detector"], runtime, values["min_score"])
+            detection = DetectionStage.create(values["detector"], runtime, values["min_score"],
+                                              values["second_look_score"] if refer else None)
         if refer:
-            referring = ReferringStage.create(values["person_min_thermal_contrast"])
+            referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
+                                              values["second_look_score"])
         text = ActiveText(values["default_text"], values["max_text_length"])
         edit_referring = ReferringStage.for_edits() if detection is not None else None
         edits = EditStage(edit_referring, values["max_text_length"])
@@ -145,7 +147,8 @@ class Pipeline:
             start = time.perf_counter()
             height, width = frame.fused.shape[:2]
             thermal = frame.ir if self.use_thermal else None
-            result.selection = self.referring.refer(result.text, result.detections, (width, height), thermal)
+            candidates = self.detection.detect(frame.fused, key=(pair.rgb_stamp_ns, rgb.frame_id), candidates=True)
+            result.selection = self.referring.refer(result.text, candidates, (width, height), thermal)
             timings["referring"] = (time.perf_counter() - start) * 1e3
             if self.fusion.feedback_strength > 0:  # live feedback: this frame's mask steers the next fusion
                 self.fusion.set_feedback(result.selection)

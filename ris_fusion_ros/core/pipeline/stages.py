@@ -160,13 +160,21 @@ class FusionStage:
 
 
 class DetectionStage:
-    """The detection core's model plus a score floor and a one-frame cache (thread-safe)."""
+    """The detection core's model plus score floors and a one-frame cache (thread-safe).
 
-    def __init__(self, detector: Any, min_score: float = 0.25) -> None:
+    The detector runs down to ``candidate_score`` (the referring second look, see
+    :class:`~ris_fusion_ros.core.referring.Referrer`); :meth:`detect` gives the detections >= ``min_score``
+    (what is published), ``detect(..., candidates=True)`` all of them (what the referrer is given).
+    """
+
+    def __init__(self, detector: Any, min_score: float = 0.25, candidate_score: float | None = None) -> None:
         if not 0.0 <= float(min_score) <= 1.0:
             raise ConfigError(f"min_score must be within 0-1, got {min_score}")
+        if candidate_score is not None and not 0.0 <= float(candidate_score) <= 1.0:
+            raise ConfigError(f"second_look_score must be within 0-1, got {candidate_score}")
         self.detector = detector
         self.min_score = float(min_score)
+        self.candidate_score = min(self.min_score, float(candidate_score if candidate_score is not None else 1.0))
         self._lock = threading.Lock()
         self._cache_key: Hashable | None = None
         self._cache: list[Detection] = []
@@ -174,13 +182,15 @@ class DetectionStage:
         self.cache_hits = 0
 
     @classmethod
-    def create(cls, name: str, runtime: RuntimeOptions, min_score: float = 0.25) -> DetectionStage:
+    def create(cls, name: str, runtime: RuntimeOptions, min_score: float = 0.25,
+               candidate_score: float | None = None) -> DetectionStage:
         """Load ``name`` ("yolox-nano", "yolov5n", "yolov5n-seg" or a .onnx path) with the detection core."""
         try:
             from ..detection import create_detector
         except ImportError as exc:
             raise ConfigError(f"the detection core is not available in this installation ({exc})") from exc
-        return cls(create_detector(name, runtime=runtime, conf=float(min_score)), min_score)
+        floor = min(float(min_score), float(candidate_score if candidate_score is not None else 1.0))
+        return cls(create_detector(name, runtime=runtime, conf=floor), min_score, candidate_score)
 
     @property
     def class_names(self) -> list[str]:
@@ -191,16 +201,18 @@ class DetectionStage:
         keys = ("model", "name", "backend", "device", "precision", "input_size")
         return ", ".join(f"{k}={info[k]}" for k in keys if k in info)
 
-    def detect(self, image: np.ndarray, key: Hashable | None = None) -> list[Detection]:
-        """Detections with score >= min_score; ``key`` (e.g. (stamp_ns, frame_id)) reuses the last result."""
+    def detect(self, image: np.ndarray, key: Hashable | None = None, candidates: bool = False) -> list[Detection]:
+        """Detections with score >= min_score (``candidates``: >= candidate_score); ``key`` (e.g.
+        (stamp_ns, frame_id)) reuses the last result."""
         with self._lock:
             if key is not None and key == self._cache_key:
                 self.cache_hits += 1
-                return list(self._cache)
-            detections = [d for d in self.detector.detect(image) if d.score >= self.min_score]
-            self.runs += 1
-            self._cache_key, self._cache = key, detections
-            return list(detections)
+                detections = self._cache
+            else:
+                detections = [d for d in self.detector.detect(image) if d.score >= self.candidate_score]
+                self.runs += 1
+                self._cache_key, self._cache = key, detections
+        return list(detections) if candidates else [d for d in detections if d.score >= self.min_score]
 
     def close(self) -> None:
         close = getattr(self.detector, "close", None)
@@ -242,21 +254,29 @@ class ReferringStage:
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls, person_min_thermal_contrast: float | None = None) -> ReferringStage:
-        """``person_min_thermal_contrast``: see ``core/referring/thermal_check.py`` (None = its default)."""
+    def create(cls, person_min_thermal_contrast: float | None = None, min_score: float | None = None,
+               second_look_score: float | None = None) -> ReferringStage:
+        """``person_min_thermal_contrast``: see ``core/referring/thermal_check.py``; ``min_score`` and
+        ``second_look_score``: see :class:`~ris_fusion_ros.core.referring.Referrer` (None = their defaults)."""
         try:
             from ..referring import Referrer
             from ..referring.thermal_check import ThermalCheck
         except ImportError as exc:
             raise ConfigError(f"the referring core is not available in this installation ({exc})") from exc
         check = None if person_min_thermal_contrast is None else ThermalCheck(float(person_min_thermal_contrast))
-        return cls(Referrer(thermal_check=check))
+        scores: dict[str, float] = {}
+        if min_score is not None:
+            scores["min_score"] = float(min_score)
+        if second_look_score is not None:
+            scores["second_look_score"] = float(second_look_score)
+        return cls(Referrer(thermal_check=check, **scores))
 
     @classmethod
     def for_edits(cls) -> ReferringStage:
         """The referring of text edits: they refer over the previous frame's detections against the current
-        thermal image, so the boxes lag a moving object and the thermal check would misjudge them: off."""
-        return cls.create(0.0)
+        thermal image, so the boxes lag a moving object and the thermal check would misjudge them: off.
+        They are given the published detections (already >= the detector's floor): all count, no second look."""
+        return cls.create(0.0, 0.0, 1.0)
 
     def refer(self, text: str, detections: list[Detection], size: tuple[int, int],
               thermal: np.ndarray | None = None) -> ReferredSelection:

@@ -9,13 +9,33 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..detection.types import Detection
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .categories import DEFAULT_THRESHOLD, CategoryResolver
 from .masks import union_mask
 from .parser import Parser, Query
-from .select import Frame, execute
+from .select import Frame, Outcome, execute
 from .thermal_check import ThermalCheck
 from .types import ReferredSelection
+
+#: Detections at or above this score are the instances a text is matched against first.
+DEFAULT_MIN_SCORE = 0.25
+#: The second look: when a text naming a category matched nothing among the confident detections, it is
+#: matched again against detections down to this score. Chosen on the training expressions (0.05, 0.1 and
+#: 0.15 tie there; the highest was kept): held-out acc@0.5 0.749 -> 0.766, no-match accuracy 0.982 -> 0.964.
+DEFAULT_SECOND_LOOK_SCORE = 0.15
+
+
+def validate_scores(min_score: float, second_look_score: float | None) -> tuple[float, float | None]:
+    """Both floors as floats within [0, 1]; a second-look floor at or above ``min_score`` means off (None)."""
+    min_score = float(min_score)
+    if not 0.0 <= min_score <= 1.0:
+        raise ConfigError(f"min_score must be within [0, 1], got {min_score}")
+    if second_look_score is None:
+        return min_score, None
+    second = float(second_look_score)
+    if not 0.0 <= second <= 1.0:
+        raise ConfigError(f"second_look_score must be within [0, 1], got {second}")
+    return min_score, (second if second < min_score else None)
 
 
 class Referrer:
@@ -24,12 +44,20 @@ class Referrer:
     Parsing is cached per text (an operator's text applies to every following frame), so the
     per-frame cost is the geometry and the mask. The sentence encoder loads on the first text
     that needs it (a noun outside the lexicon), once per process.
+
+    Detections below ``min_score`` are only looked at in the second look: a text that names a category
+    and matched nothing among the confident detections is matched again down to ``second_look_score``
+    (a missed person is more often a low-scored one than an absent one). Give the referrer the detector's
+    output down to the second-look floor for it to work; ``second_look_score`` None (or >= ``min_score``)
+    turns it off.
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, cache_size: int = 256,
-                 thermal_check: ThermalCheck | None = None) -> None:
+                 thermal_check: ThermalCheck | None = None, min_score: float = DEFAULT_MIN_SCORE,
+                 second_look_score: float | None = DEFAULT_SECOND_LOOK_SCORE) -> None:
         self.parser = Parser(CategoryResolver(threshold))
         self.thermal_check = thermal_check or ThermalCheck()
+        self.min_score, self.second_look_score = validate_scores(min_score, second_look_score)
         self._cache: OrderedDict[str, Query] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -69,12 +97,19 @@ class Referrer:
         if not text or not text.strip():
             raise DataError("referring text is empty")
         query = self.parse(text)
-        eligible = self.thermal_check.keep(detections, thermal)
-        frame = Frame([detections[i] for i in eligible], (width, height), thermal)
-        outcome = execute(query, frame)
-        outcome.selected = [eligible[i] for i in outcome.selected]
-        dropped = len(detections) - len(eligible)
+        checked = self.thermal_check.keep(detections, thermal)
+        dropped = len(detections) - len(checked)
+        outcome = _execute(query, detections, checked, self.min_score, (width, height), thermal)
+        second_look = ""
+        if not outcome.selected and query.category.classes and self.second_look_score is not None:
+            retry = _execute(query, detections, checked, self.second_look_score, (width, height), thermal)
+            floor = f"scores >= {self.second_look_score:g}"
+            if retry.selected:
+                outcome, second_look = retry, f"; second look ({floor})"
+            else:
+                second_look = f"; second look ({floor}) found none either"
         dropped_note = f"; {dropped} person box(es) not warmer than their surroundings left out" if dropped else ""
+        dropped_note = second_look + dropped_note
         scores = [0.0] * len(detections)
         if not outcome.selected:
             return ReferredSelection(text=text, mask=np.zeros((height, width), np.uint8), detections=detections,
@@ -94,6 +129,15 @@ class Referrer:
         return ReferredSelection(text=text, mask=mask, detections=detections, selected=list(outcome.selected),
                                  no_match=False, score=score, explanation=explanation, referring_scores=scores,
                                  classes=tuple(query.category.classes))
+
+
+def _execute(query: Query, detections: Sequence[Detection], checked: Sequence[int], floor: float,
+             size: tuple[int, int], thermal: np.ndarray | None) -> Outcome:
+    """``query`` over the thermally checked detections scoring >= ``floor``; indices into ``detections``."""
+    eligible = [i for i in checked if detections[i].score >= floor]
+    outcome = execute(query, Frame([detections[i] for i in eligible], size, thermal))
+    outcome.selected = [eligible[i] for i in outcome.selected]
+    return outcome
 
 
 def _check_size(image_size: tuple[int, int]) -> tuple[int, int]:

@@ -1,5 +1,6 @@
 """Training samples for detector fine-tuning: fused frames with their boxes, letterboxed the way the
-detector sees them at inference, plus scale / shift / flip / brightness jitter (seeded).
+detector sees them at inference, plus scale / shift / flip / brightness jitter and four-frame mosaics
+(seeded).
 
 A sample may carry the same scene rendered by several inputs (our fusion, other fusion methods,
 visible, infrared): each draw then picks one of them, so the detector learns the objects rather than
@@ -40,12 +41,16 @@ class Sample:
 
 @dataclass(frozen=True)
 class Augment:
-    """Jitter ranges; ``plain_share`` of draws use the exact inference letterbox (no jitter but flips)."""
+    """Jitter ranges; ``plain_share`` of draws use the exact inference letterbox (no jitter but flips);
+    ``mosaic`` of the other draws are four-frame mosaics (:func:`mosaic`), each frame scaled by
+    ``mosaic_scale`` times its letterbox ratio."""
 
     scale: tuple[float, float] = (0.6, 1.5)
     brightness: tuple[float, float] = (0.7, 1.3)
     flip: float = 0.5
     plain_share: float = 0.3
+    mosaic: float = 0.0
+    mosaic_scale: tuple[float, float] = (0.5, 1.0)
 
 
 def map_classes(boxes: np.ndarray, dataset_names: Sequence[str], model_names: Sequence[str]) -> np.ndarray:
@@ -58,6 +63,81 @@ def map_classes(boxes: np.ndarray, dataset_names: Sequence[str], model_names: Se
     if len(out):
         out[:, 0] = [lookup[dataset_names[int(c)]] for c in boxes[:, 0]]
     return out
+
+
+def _shift_boxes(boxes: np.ndarray, ratio: float, left: float, top: float,
+                 window: tuple[float, float, float, float]) -> np.ndarray:
+    """Boxes scaled by ``ratio``, moved by (left, top), clipped to ``window`` (x0, y0, x1, y1); boxes left
+    too small or with less than MIN_KEPT_AREA of themselves inside are dropped."""
+    boxes = boxes.astype(np.float32).copy()
+    if not len(boxes):
+        return boxes.reshape(0, 5)
+    boxes[:, 1:] = boxes[:, 1:] * ratio + np.array([left, top, left, top], np.float32)
+    area = (boxes[:, 3] - boxes[:, 1]) * (boxes[:, 4] - boxes[:, 2])
+    x0, y0, x1, y1 = window
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(x0, x1)
+    boxes[:, [2, 4]] = boxes[:, [2, 4]].clip(y0, y1)
+    bw, bh = boxes[:, 3] - boxes[:, 1], boxes[:, 4] - boxes[:, 2]
+    keep = (bw >= MIN_BOX_SIDE) & (bh >= MIN_BOX_SIDE) & (bw * bh >= MIN_KEPT_AREA * np.maximum(area, 1e-6))
+    return boxes[keep]
+
+
+def _flip_and_brighten(out: np.ndarray, boxes: np.ndarray, rng: np.random.Generator, augment: Augment,
+                       brighten: bool) -> tuple[np.ndarray, np.ndarray]:
+    if rng.random() < augment.flip:
+        out = out[:, ::-1].copy()
+        if len(boxes):
+            boxes[:, [1, 3]] = out.shape[1] - boxes[:, [3, 1]]
+    gain = float(rng.uniform(*augment.brightness))
+    if brighten and gain != 1.0:
+        out = np.clip(out.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    return out, boxes
+
+
+def mosaic(samples: Sequence[Sample], canvas: tuple[int, int], rng: np.random.Generator,
+           augment: Augment) -> tuple[np.ndarray, np.ndarray]:
+    """Four samples in the four corners around a random centre of the canvas (the YOLOv4/v5 mosaic,
+    Bochkovskiy et al. 2020): more objects, at more scales and cut at more edges, per training image.
+
+    Each frame is scaled to its letterbox ratio times ``augment.mosaic_scale`` and placed so that its
+    inner corner touches the centre; what falls outside its quadrant is cut, boxes with it.
+    """
+    if len(samples) != 4:
+        raise ConfigError(f"a mosaic needs 4 samples, got {len(samples)}")
+    ch, cw = canvas
+    cx = int(rng.uniform(0.25, 0.75) * cw)
+    cy = int(rng.uniform(0.25, 0.75) * ch)
+    out = np.full((ch, cw, 3), FILL, np.uint8)
+    all_boxes = []
+    for corner, sample in enumerate(samples):
+        image = sample.pick(rng)
+        h, w = image.shape[:2]
+        ratio = min(ch / h, cw / w) * float(rng.uniform(*augment.mosaic_scale))
+        nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
+        right, bottom = corner % 2 == 1, corner >= 2
+        left = cx if right else cx - nw
+        top = cy if bottom else cy - nh
+        window = (cx if right else 0, cy if bottom else 0, cw if right else cx, ch if bottom else cy)
+        x0, y0 = max(window[0], left), max(window[1], top)
+        x1, y1 = min(window[2], left + nw), min(window[3], top + nh)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        out[y0:y1, x0:x1] = resized[y0 - top:y1 - top, x0 - left:x1 - left]
+        all_boxes.append(_shift_boxes(sample.boxes, ratio, left, top, window))
+    boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 5), np.float32)
+    return _flip_and_brighten(out, boxes, rng, augment, True)
+
+
+def draw(samples: Sequence[Sample], index: int, canvas: tuple[int, int], rng: np.random.Generator | None,
+         augment: Augment | None) -> tuple[np.ndarray, np.ndarray]:
+    """One training image: sample ``index`` placed (:func:`place`), or with probability ``augment.mosaic``
+    among the jittered draws a mosaic of it and three random others."""
+    if augment is not None and augment.mosaic > 0 and rng.random() >= augment.plain_share \
+            and rng.random() < augment.mosaic:
+        others = rng.integers(0, len(samples), 3)
+        return mosaic([samples[index]] + [samples[int(i)] for i in others], canvas, rng, augment)
+    return place(samples[index], canvas, rng, augment)
 
 
 def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator | None,
@@ -85,23 +165,9 @@ def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator | No
     x0, y0 = max(0, left), max(0, top)
     x1, y1 = min(cw, left + nw), min(ch, top + nh)
     out[y0:y1, x0:x1] = resized[y0 - top:y1 - top, x0 - left:x1 - left]
-    boxes = sample.boxes.astype(np.float32).copy()
-    if len(boxes):
-        boxes[:, 1:] = boxes[:, 1:] * ratio + np.array([left, top, left, top], np.float32)
-        area = (boxes[:, 3] - boxes[:, 1]) * (boxes[:, 4] - boxes[:, 2])
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, cw)
-        boxes[:, [2, 4]] = boxes[:, [2, 4]].clip(0, ch)
-        bw, bh = boxes[:, 3] - boxes[:, 1], boxes[:, 4] - boxes[:, 2]
-        keep = (bw >= MIN_BOX_SIDE) & (bh >= MIN_BOX_SIDE) & (bw * bh >= MIN_KEPT_AREA * np.maximum(area, 1e-6))
-        boxes = boxes[keep]
+    boxes = _shift_boxes(sample.boxes, ratio, left, top, (0, 0, cw, ch))
     if augment is not None:
-        if rng.random() < augment.flip:
-            out = out[:, ::-1].copy()
-            if len(boxes):
-                boxes[:, [1, 3]] = cw - boxes[:, [3, 1]]
-        gain = float(rng.uniform(*augment.brightness))
-        if jitter and gain != 1.0:
-            out = np.clip(out.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+        out, boxes = _flip_and_brighten(out, boxes, rng, augment, jitter)
     return out, boxes
 
 

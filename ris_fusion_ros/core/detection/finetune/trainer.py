@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ...errors import ConfigError
 from ..yolov5 import STRIDES, build_yolov5, file_sha256, load_checkpoint
 from .loss import LossWeights, YoloV5Loss
-from .samples import Augment, Sample, collate, place
+from .samples import Augment, Sample, collate, draw
 
 BACKBONE_LAYERS = 10  # 0-9; computed without a graph when all of them are frozen
 
@@ -144,7 +144,8 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
         order = rng.permutation(len(samples))
         sums: dict[str, float] = {}
         for first in range(0, len(order), config.batch):
-            items = [place(samples[i], config.canvas, rng, config.augment) for i in order[first:first + config.batch]]
+            items = [draw(samples, int(i), config.canvas, rng, config.augment)
+                     for i in order[first:first + config.batch]]
             images, targets = collate(items)
             lr, momentum = _schedule(step, total, warmup, config)
             for group in optimizer.param_groups:
