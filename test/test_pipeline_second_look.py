@@ -76,3 +76,51 @@ def test_pipeline_refers_an_unsure_person_only_with_the_second_look(second_look,
     car = _frame(pipeline).selection
     assert [car.detections[i].class_name for i in car.selected] == ["car"] and "second look" not in car.explanation
     pipeline.close()
+
+
+class _ThermalOnlyPerson:
+    """Finds a car on colour frames and a person (0.7) only on a gray (thermal) frame."""
+
+    class_names = ("person", "bicycle", "car")
+
+    def __init__(self) -> None:
+        self.inputs: list[str] = []
+
+    def detect(self, image):
+        gray = bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
+        self.inputs.append("thermal" if gray else "fused")
+        if gray:
+            return [Detection((70.0, 30.0, 85.0, 90.0), 0.7, 0, "person")]
+        return [Detection((10.0, 60.0, 50.0, 90.0), 0.9, 2, "car")]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_thermal_stream_adds_the_people_found_on_the_thermal_frame_to_the_referring_instances(stream):
+    values = merged({"fusion_method": "max", "thermal_stream": stream})
+    detector = _ThermalOnlyPerson()
+    stage = DetectionStage(detector, values["min_score"], values["second_look_score"], values["thermal_stream"])
+    assert stage.stream_score == pytest.approx(0.075 if stream else 0.15)
+    pipeline = Pipeline(FusionStage.from_values(values), ApproximateTimeSync(sync_config(values)), stage,
+                        ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
+                                              values["second_look_score"]))
+    ir = np.full((H, W), 40, np.uint8)
+    ir[32:88, 72:83] = 210
+    vis = np.zeros((H, W, 3), np.uint8)
+    vis[..., 0] = 90  # a colour frame: the fused frame is not gray
+
+    def frame(stamp):
+        return pipeline.process(SyncedPair(DecodedImage(stamp, ir, "mono8", "cam"),
+                                           DecodedImage(stamp, vis, "rgb8", "cam"), stamp, stamp, 0))
+
+    idle = frame(1)  # no text: the thermal frame is never detected
+    assert detector.inputs == ["fused"] and idle.selection.explanation == "no active text"
+    pipeline.set_text("the person")
+    result = frame(2)
+    assert [d.class_name for d in result.detections] == ["car"]  # published: the fused frame's only
+    assert result.selection.no_match is not stream
+    assert detector.inputs == (["fused", "fused", "thermal"] if stream else ["fused", "fused"])
+    if stream:
+        (person,) = [result.selection.detections[i] for i in result.selection.selected]
+        assert person.score == pytest.approx(0.35)  # found by one stream only: half its score
+        assert "thermal_detection" in result.timings_ms
+    pipeline.close()

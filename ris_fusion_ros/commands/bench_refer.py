@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.data import open_dataset
+from ..core.detection.merge import merge_streams
 from ..core.errors import ConfigError
 from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer, encoder
@@ -39,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                            "detector + referring per frame")
     parser.add_argument("--input", choices=INPUTS, default="fused", help="detector input (default fused)")
     parser.add_argument("--detector-runs", type=int, default=20, help="timed detector frames (default 20)")
+    parser.add_argument("--thermal-stream", action="store_true",
+                        help="detector + referring includes the detector on the infrared frame and the merge")
     add_runtime_args(parser)
     parser.add_argument("--out", help="also write bench_refer.md here")
 
@@ -101,9 +104,10 @@ def run(args: argparse.Namespace) -> int:
             f"| refer one frame, cached text, GT instances (mean {n_det:.1f}/frame), incl. mask | {_stats(refer)} |"]
     if args.detector:
         runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
-        # down to the second-look floor, as the referring node runs it
-        source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root,
-                                       DEFAULT_SECOND_LOOK_SCORE)
+        # down to the second-look floor (half of it with the thermal stream), as the referring node runs it
+        floor = DEFAULT_SECOND_LOOK_SCORE / 2 if args.thermal_stream else DEFAULT_SECOND_LOOK_SCORE
+        source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root, floor,
+                                       thermal_stream=args.thermal_stream)
         fused = {p.pair_id: source.fusion.fuse(p.ir, p.vis) for p in pairs} if source.fusion else {}
         image_of = {p.pair_id: fused.get(p.pair_id, p.vis if args.input != "infrared"
                                          else np.repeat(p.ir[:, :, None], 3, axis=2)) for p in pairs}
@@ -122,12 +126,15 @@ def run(args: argparse.Namespace) -> int:
         def both() -> None:
             p = pairs[next(counter2) % len(pairs)]
             dets = source.detector.detect(image_of[p.pair_id])
+            if args.thermal_stream:
+                dets = merge_streams(dets, source.detector.detect(np.repeat(p.ir[:, :, None], 3, axis=2)))
             text = next(e["text"] for e in expressions if e["image"] == p.pair_id)
             referrer.refer(text, dets, p.size, thermal=p.ir)
 
         combined = _time(both, args.detector_runs)
         rows.append(f"| {args.detector} on the {args.input} frame | {_stats(detect)} |")
-        rows.append(f"| {args.detector} + referring (cached text) | {_stats(combined)} |")
+        stream = " + the detector on the infrared frame, merged (thermal stream)" if args.thermal_stream else ""
+        rows.append(f"| {args.detector}{stream} + referring (cached text) | {_stats(combined)} |")
         if source.fusion is not None:
             fuse = _time(lambda: source.fusion.fuse(pairs[0].ir, pairs[0].vis), max(5, args.detector_runs // 2))
             rows.append(f"| (for reference) RisFuseNet fusion of the frame | {_stats(fuse)} |")

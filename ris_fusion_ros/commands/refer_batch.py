@@ -40,6 +40,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--second-look", type=float, default=DEFAULT_SECOND_LOOK_SCORE,
                         help="a text naming a category that matched nothing is matched again down to this confidence "
                              f"(default {DEFAULT_SECOND_LOOK_SCORE}; >= --conf turns it off)")
+    parser.add_argument("--thermal-stream", action="store_true",
+                        help="also run the detector on the infrared image and merge the people it finds (weighted "
+                             "box fusion; one more detector run per image)")
     parser.add_argument("--limit", type=int, help="only the first N expressions (quick checks)")
     add_runtime_args(parser)
 
@@ -58,8 +61,9 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
     min_score, second_look = validate_scores(args.conf, args.second_look)
     floor = min(min_score, second_look if second_look is not None else 1.0)
+    floor = floor / 2 if args.thermal_stream else floor  # a merged box keeps the mean of its two scores
     source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, floor,
-                                   args.fusion)
+                                   args.fusion, args.thermal_stream)
     # ground-truth instances are real objects by definition: the thermal check is for detections only
     referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None, min_score=min_score,
                         second_look_score=second_look)

@@ -48,6 +48,9 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("second_look_score", 0.15, "referring: a text naming a category that matched none of the detections "
               ">= min_score is matched again down to this confidence (published detections stay >= min_score); "
               ">= min_score = off", 0.0, 1.0, read_only=True),
+    ParamSpec("thermal_stream", False, "referring: also run the detector on fused/thermal and merge the people it "
+              "finds into the referring instances (weighted box fusion); one more detector run per frame while a "
+              "text is active; needs use_thermal", read_only=True),
 )
 COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("publish_overlay", True, "publish the overlay image (costs a copy and drawing per frame)"),
@@ -61,7 +64,8 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
 
 def create_detection(values: dict[str, Any]) -> DetectionStage:
     runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
-    return DetectionStage.create(values["detector"], runtime, values["min_score"], values["second_look_score"])
+    return DetectionStage.create(values["detector"], runtime, values["min_score"], values["second_look_score"],
+                                 bool(values["thermal_stream"]))
 
 
 class SharedDetection:

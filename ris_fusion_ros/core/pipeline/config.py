@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "detector": "yolox-nano",
     "min_score": 0.25,
     "second_look_score": 0.15,  # referring: a category text that matched nothing >= min_score looks down to this
+    "thermal_stream": False,  # referring: also detect people on the thermal frame and merge them (one more run)
     "max_text_length": 1024,
     "default_text": "",
     "use_thermal": True,

@@ -69,7 +69,8 @@ class Pipeline:
         if detect or refer:
             runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
             detection = DetectionStage.create(values["detector"], runtime, values["min_score"],
-                                              values["second_look_score"] if refer else None)
+                                              values["second_look_score"] if refer else None,
+                                              bool(values["thermal_stream"]) and refer)
         if refer:
             referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
                                               values["second_look_score"])
@@ -147,7 +148,11 @@ class Pipeline:
             start = time.perf_counter()
             height, width = frame.fused.shape[:2]
             thermal = frame.ir if self.use_thermal else None
-            candidates = self.detection.detect(frame.fused, key=(pair.rgb_stamp_ns, rgb.frame_id), candidates=True)
+            candidates = self.detection.referring_candidates(frame.fused, thermal if result.text else None,
+                                                             key=(pair.rgb_stamp_ns, rgb.frame_id))
+            if self.detection.thermal_stream and result.text and thermal is not None:
+                timings["thermal_detection"] = (time.perf_counter() - start) * 1e3
+                start = time.perf_counter()
             result.selection = self.referring.refer(result.text, candidates, (width, height), thermal)
             timings["referring"] = (time.perf_counter() - start) * 1e3
             if self.fusion.feedback_strength > 0:  # live feedback: this frame's mask steers the next fusion

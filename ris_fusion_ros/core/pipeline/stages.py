@@ -165,9 +165,13 @@ class DetectionStage:
     The detector runs down to ``candidate_score`` (the referring second look, see
     :class:`~ris_fusion_ros.core.referring.Referrer`); :meth:`detect` gives the detections >= ``min_score``
     (what is published), ``detect(..., candidates=True)`` all of them (what the referrer is given).
+    With ``thermal_stream`` :meth:`referring_candidates` also runs the detector on the thermal frame and
+    merges its people into the candidates (:func:`~ris_fusion_ros.core.detection.merge.merge_streams`);
+    both streams then run down to half the candidate floor, since a merged box keeps the mean score.
     """
 
-    def __init__(self, detector: Any, min_score: float = 0.25, candidate_score: float | None = None) -> None:
+    def __init__(self, detector: Any, min_score: float = 0.25, candidate_score: float | None = None,
+                 thermal_stream: bool = False) -> None:
         if not 0.0 <= float(min_score) <= 1.0:
             raise ConfigError(f"min_score must be within 0-1, got {min_score}")
         if candidate_score is not None and not 0.0 <= float(candidate_score) <= 1.0:
@@ -175,22 +179,28 @@ class DetectionStage:
         self.detector = detector
         self.min_score = float(min_score)
         self.candidate_score = min(self.min_score, float(candidate_score if candidate_score is not None else 1.0))
+        self.thermal_stream = bool(thermal_stream)
+        self.stream_score = self.candidate_score / 2 if self.thermal_stream else self.candidate_score
         self._lock = threading.Lock()
         self._cache_key: Hashable | None = None
         self._cache: list[Detection] = []
+        self._thermal_key: Hashable | None = None
+        self._thermal_cache: list[Detection] = []
         self.runs = 0
+        self.thermal_runs = 0
         self.cache_hits = 0
 
     @classmethod
     def create(cls, name: str, runtime: RuntimeOptions, min_score: float = 0.25,
-               candidate_score: float | None = None) -> DetectionStage:
+               candidate_score: float | None = None, thermal_stream: bool = False) -> DetectionStage:
         """Load ``name`` ("yolox-nano", "yolov5n", "yolov5n-seg" or a .onnx path) with the detection core."""
         try:
             from ..detection import create_detector
         except ImportError as exc:
             raise ConfigError(f"the detection core is not available in this installation ({exc})") from exc
         floor = min(float(min_score), float(candidate_score if candidate_score is not None else 1.0))
-        return cls(create_detector(name, runtime=runtime, conf=floor), min_score, candidate_score)
+        floor = floor / 2 if thermal_stream else floor
+        return cls(create_detector(name, runtime=runtime, conf=floor), min_score, candidate_score, thermal_stream)
 
     @property
     def class_names(self) -> list[str]:
@@ -202,17 +212,39 @@ class DetectionStage:
         return ", ".join(f"{k}={info[k]}" for k in keys if k in info)
 
     def detect(self, image: np.ndarray, key: Hashable | None = None, candidates: bool = False) -> list[Detection]:
-        """Detections with score >= min_score (``candidates``: >= candidate_score); ``key`` (e.g.
-        (stamp_ns, frame_id)) reuses the last result."""
+        """Detections with score >= min_score (``candidates``: all the detector gave, down to the stream floor;
+        the referrer takes :meth:`referring_candidates`); ``key`` (e.g. (stamp_ns, frame_id)) reuses the last
+        result."""
         with self._lock:
             if key is not None and key == self._cache_key:
                 self.cache_hits += 1
                 detections = self._cache
             else:
-                detections = [d for d in self.detector.detect(image) if d.score >= self.candidate_score]
+                detections = [d for d in self.detector.detect(image) if d.score >= self.stream_score]
                 self.runs += 1
                 self._cache_key, self._cache = key, detections
-        return list(detections) if candidates else [d for d in detections if d.score >= self.min_score]
+        floor = self.stream_score if candidates else self.min_score
+        return [d for d in detections if d.score >= floor]
+
+    def referring_candidates(self, image: np.ndarray, thermal: np.ndarray | None,
+                             key: Hashable | None = None) -> list[Detection]:
+        """What the referrer is given: the candidates of ``image``, merged with the people the detector finds
+        in ``thermal`` (uint8 HxW, registered to ``image``) when the thermal stream is on and ``thermal`` is
+        given; then cut at the candidate floor."""
+        from ..detection.merge import merge_streams
+
+        candidates = self.detect(image, key, candidates=True)
+        if not self.thermal_stream or thermal is None:
+            return [d for d in candidates if d.score >= self.candidate_score]
+        with self._lock:
+            if key is not None and key == self._thermal_key:
+                found = self._thermal_cache
+            else:
+                found = [d for d in self.detector.detect(np.repeat(np.asarray(thermal)[:, :, None], 3, axis=2))
+                         if d.score >= self.stream_score]
+                self.thermal_runs += 1
+                self._thermal_key, self._thermal_cache = key, found
+        return [d for d in merge_streams(candidates, found) if d.score >= self.candidate_score]
 
     def close(self) -> None:
         close = getattr(self.detector, "close", None)

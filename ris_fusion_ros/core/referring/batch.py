@@ -18,6 +18,7 @@ import numpy as np
 
 from ..data import PairDataset, write_image
 from ..data.datasets import Pair
+from ..detection.merge import merge_streams
 from ..detection.types import Detection
 from ..errors import ConfigError, DataError
 from .instances import detections_from_boxes
@@ -39,15 +40,21 @@ class InstanceSource:
     detector: Any = None
     fusion: Any = None
     input: str = "fused"
+    thermal_stream: bool = False  # also detect on the infrared image and merge its people (merge_streams)
 
     @classmethod
     def create(cls, kind: str, detector_name: str = "yolov5n-seg", input_kind: str = "fused", runtime: Any = None,
                shared: str | None = None, conf: float | None = None,
-               fusion_method: str = "risfusenet") -> InstanceSource:
+               fusion_method: str = "risfusenet", thermal_stream: bool = False) -> InstanceSource:
+        """``conf``: the detector's floor (with ``thermal_stream`` give half the floor the merged boxes need:
+        a merged box keeps the mean score of its two streams)."""
         if kind not in INSTANCE_SOURCES:
             raise ConfigError(f"--instances must be one of {', '.join(INSTANCE_SOURCES)}, got '{kind}'")
         if input_kind not in INPUTS:
             raise ConfigError(f"--input must be one of {', '.join(INPUTS)}, got '{input_kind}'")
+        if thermal_stream and (kind == "gt" or input_kind == "infrared"):
+            raise ConfigError("the thermal stream adds infrared detections to detector instances on the fused or "
+                              "visible image; it does not apply to --instances gt or --input infrared")
         if kind == "gt":
             return cls("gt", input=input_kind)
         from ..detection import create_detector
@@ -62,13 +69,14 @@ class InstanceSource:
             from ..fusion import create_method
 
             fusion = create_method(fusion_method, runtime) if runtime is not None else create_method(fusion_method)
-        return cls("detector", detector, fusion, input_kind)
+        return cls("detector", detector, fusion, input_kind, thermal_stream)
 
     def describe(self) -> str:
         if self.kind == "gt":
             return "ground-truth boxes (labels/fusion)"
         where = f"fused image ({self.fusion.name})" if self.input == "fused" else f"{self.input} image"
-        return f"{self.detector.name} on the {where}"
+        stream = " + its people on the infrared image (thermal stream, merged)" if self.thermal_stream else ""
+        return f"{self.detector.name} on the {where}{stream}"
 
     def __call__(self, pair: Pair, class_names: list[str]) -> list[Detection]:
         if self.kind == "gt":
@@ -79,7 +87,10 @@ class InstanceSource:
             image = pair.vis
         else:
             image = np.repeat(pair.ir[:, :, None], 3, axis=2)
-        return self.detector.detect(image)
+        detections = self.detector.detect(image)
+        if self.thermal_stream:
+            detections = merge_streams(detections, self.detector.detect(np.repeat(pair.ir[:, :, None], 3, axis=2)))
+        return detections
 
 
 def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer: Referrer, source: InstanceSource,
