@@ -98,16 +98,17 @@ class Referrer:
             raise DataError("referring text is empty")
         query = self.parse(text)
         checked = self.thermal_check.keep(detections, thermal)
-        dropped = len(detections) - len(checked)
         outcome = _execute(query, detections, checked, self.min_score, (width, height), thermal)
-        second_look = ""
+        second_look, floor = "", self.min_score
         if not outcome.selected and query.category.classes and self.second_look_score is not None:
-            retry = _execute(query, detections, checked, self.second_look_score, (width, height), thermal)
-            floor = f"scores >= {self.second_look_score:g}"
+            floor = self.second_look_score
+            retry = _execute(query, detections, checked, floor, (width, height), thermal)
             if retry.selected:
-                outcome, second_look = retry, f"; second look ({floor})"
+                outcome, second_look = retry, f"; second look (scores >= {floor:g})"
             else:
-                second_look = f"; second look ({floor}) found none either"
+                second_look = f"; second look (scores >= {floor:g}) found none either"
+        kept = set(checked)
+        dropped = sum(1 for i, d in enumerate(detections) if d.score >= floor and i not in kept)
         dropped_note = f"; {dropped} person box(es) not warmer than their surroundings left out" if dropped else ""
         dropped_note = second_look + dropped_note
         scores = [0.0] * len(detections)
