@@ -197,13 +197,15 @@ class ReferringNode(FrameStageNode):
         if detection is None or referring is None:
             return
         text = self.text.text
+        key = (stamp_ns, msg.header.frame_id)
+        detection.detect(rgb, key=key)  # the fused frame first: its thermal partner arrives meanwhile
         size = (rgb.shape[1], rgb.shape[0])
         thermal = self._thermal_for(stamp_ns) if text else None
         if thermal is not None and thermal.shape != (size[1], size[0]):
             self.bad_input("thermal_size", f"{THERMAL_TOPIC} is {thermal.shape[1]}x{thermal.shape[0]} but "
                            f"{FUSED_TOPIC} is {size[0]}x{size[1]}; referring without thermal")
             thermal = None
-        detections = detection.referring_candidates(rgb, thermal, key=(stamp_ns, msg.header.frame_id))
+        detections = detection.referring_candidates(rgb, thermal, key=key)  # the cached fused result (+ thermal)
         selection = referring.refer(text, detections, size, thermal=thermal)
         if text:
             if selection.no_match:
