@@ -87,7 +87,8 @@ class _ThermalOnlyPerson:
         self.inputs: list[str] = []
 
     def detect(self, image):
-        gray = bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
+        gray = image.ndim == 2 or bool((image[..., 0] == image[..., 1]).all()
+                                       and (image[..., 1] == image[..., 2]).all())
         self.inputs.append("thermal" if gray else "fused")
         if gray:
             return [Detection((70.0, 30.0, 85.0, 90.0), 0.7, 0, "person")]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.data import open_dataset
-from ..core.detection.merge import merge_streams
+from ..core.detection.merge import merge_streams, stream_floor
 from ..core.errors import ConfigError
 from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer, encoder
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if args.detector:
         runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
         # down to the second-look floor (half of it with the thermal stream), as the referring node runs it
-        floor = DEFAULT_SECOND_LOOK_SCORE / 2 if args.thermal_stream else DEFAULT_SECOND_LOOK_SCORE
+        floor = stream_floor(DEFAULT_SECOND_LOOK_SCORE, args.thermal_stream)
         source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root, floor,
                                        thermal_stream=args.thermal_stream)
         fused = {p.pair_id: source.fusion.fuse(p.ir, p.vis) for p in pairs} if source.fusion else {}
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             p = pairs[next(counter2) % len(pairs)]
             dets = source.detector.detect(image_of[p.pair_id])
             if args.thermal_stream:
-                dets = merge_streams(dets, source.detector.detect(np.repeat(p.ir[:, :, None], 3, axis=2)))
+                dets = merge_streams(dets, source.detector.detect(p.ir))
             text = next(e["text"] for e in expressions if e["image"] == p.pair_id)
             referrer.refer(text, dets, p.size, thermal=p.ir)
 

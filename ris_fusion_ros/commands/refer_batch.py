@@ -14,11 +14,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..core.data import open_dataset
+from ..core.detection.merge import stream_floor
 from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer
 from ..core.referring.batch import INPUTS, INSTANCE_SOURCES, InstanceSource, run_batch
 from ..core.referring.expressions import load_expressions
-from ..core.referring.referrer import DEFAULT_MIN_SCORE, DEFAULT_SECOND_LOOK_SCORE, validate_scores
+from ..core.referring.referrer import (
+    DEFAULT_MIN_SCORE,
+    DEFAULT_SECOND_LOOK_SCORE,
+    candidate_floor,
+    validate_scores,
+)
 from ..core.referring.thermal_check import ThermalCheck
 from .arguments import add_data_args, add_runtime_args
 
@@ -60,8 +66,7 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
     min_score, second_look = validate_scores(args.conf, args.second_look)
-    floor = min(min_score, second_look if second_look is not None else 1.0)
-    floor = floor / 2 if args.thermal_stream else floor  # a merged box keeps the mean of its two scores
+    floor = stream_floor(candidate_floor(min_score, second_look), args.thermal_stream)
     source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, floor,
                                    args.fusion, args.thermal_stream)
     # ground-truth instances are real objects by definition: the thermal check is for detections only

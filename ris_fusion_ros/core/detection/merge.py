@@ -24,6 +24,12 @@ DEFAULT_MERGE_IOU = 0.55  # the WBF paper's default match threshold
 THERMAL_STREAM_CLASSES = ("person",)
 
 
+def stream_floor(candidate_floor: float, thermal_stream: bool) -> float:
+    """How low each stream's detector must look for merged boxes to reach ``candidate_floor``: half of it
+    with a second stream (a merged box keeps the mean score of its two streams), else the floor itself."""
+    return candidate_floor / 2 if thermal_stream else candidate_floor
+
+
 def merge_streams(primary: Sequence[Detection], secondary: Sequence[Detection],
                   classes: Sequence[str] = THERMAL_STREAM_CLASSES,
                   iou_threshold: float = DEFAULT_MERGE_IOU) -> list[Detection]:

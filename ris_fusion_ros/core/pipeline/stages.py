@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..detection.merge import merge_streams, stream_floor
 from ..detection.types import Detection
 from ..errors import ConfigError, DataError
 from ..feedback import selection_control, validate_strength
@@ -26,6 +27,7 @@ from ..io.image_codec import ImageFormatError, message_to_array, to_rgb8
 from ..io.registration import Registration
 from ..io.sync import header_stamp_ns
 from ..io.thermal import ThermalNormalizer
+from ..referring.referrer import candidate_floor
 from ..referring.types import ReferredSelection
 from .config import registration_config, thermal_config
 
@@ -178,16 +180,12 @@ class DetectionStage:
             raise ConfigError(f"second_look_score must be within 0-1, got {candidate_score}")
         self.detector = detector
         self.min_score = float(min_score)
-        self.candidate_score = min(self.min_score, float(candidate_score if candidate_score is not None else 1.0))
+        self.candidate_score = candidate_floor(self.min_score, candidate_score)
         self.thermal_stream = bool(thermal_stream)
-        self.stream_score = self.candidate_score / 2 if self.thermal_stream else self.candidate_score
+        self.stream_score = stream_floor(self.candidate_score, self.thermal_stream)
         self._lock = threading.Lock()
-        self._cache_key: Hashable | None = None
-        self._cache: list[Detection] = []
-        self._thermal_key: Hashable | None = None
-        self._thermal_cache: list[Detection] = []
+        self._caches: dict[str, tuple[Hashable | None, list[Detection]]] = {}  # per input: the last frame's result
         self.runs = 0
-        self.thermal_runs = 0
         self.cache_hits = 0
 
     @classmethod
@@ -198,8 +196,7 @@ class DetectionStage:
             from ..detection import create_detector
         except ImportError as exc:
             raise ConfigError(f"the detection core is not available in this installation ({exc})") from exc
-        floor = min(float(min_score), float(candidate_score if candidate_score is not None else 1.0))
-        floor = floor / 2 if thermal_stream else floor
+        floor = stream_floor(candidate_floor(min_score, candidate_score), thermal_stream)
         return cls(create_detector(name, runtime=runtime, conf=floor), min_score, candidate_score, thermal_stream)
 
     @property
@@ -215,36 +212,31 @@ class DetectionStage:
         """Detections with score >= min_score (``candidates``: all the detector gave, down to the stream floor;
         the referrer takes :meth:`referring_candidates`); ``key`` (e.g. (stamp_ns, frame_id)) reuses the last
         result."""
-        with self._lock:
-            if key is not None and key == self._cache_key:
-                self.cache_hits += 1
-                detections = self._cache
-            else:
-                detections = [d for d in self.detector.detect(image) if d.score >= self.stream_score]
-                self.runs += 1
-                self._cache_key, self._cache = key, detections
+        detections = self._cached("frame", image, key)
         floor = self.stream_score if candidates else self.min_score
         return [d for d in detections if d.score >= floor]
+
+    def _cached(self, slot: str, image: np.ndarray, key: Hashable | None) -> list[Detection]:
+        """The detector's output on ``image`` down to the stream floor, reused while ``key`` repeats."""
+        with self._lock:
+            last_key, last = self._caches.get(slot, (None, []))
+            if key is not None and key == last_key:
+                self.cache_hits += 1
+                return last
+            detections = [d for d in self.detector.detect(image) if d.score >= self.stream_score]
+            self.runs += 1
+            self._caches[slot] = (key, detections)
+            return detections
 
     def referring_candidates(self, image: np.ndarray, thermal: np.ndarray | None,
                              key: Hashable | None = None) -> list[Detection]:
         """What the referrer is given: the candidates of ``image``, merged with the people the detector finds
         in ``thermal`` (uint8 HxW, registered to ``image``) when the thermal stream is on and ``thermal`` is
         given; then cut at the candidate floor."""
-        from ..detection.merge import merge_streams
-
         candidates = self.detect(image, key, candidates=True)
-        if not self.thermal_stream or thermal is None:
-            return [d for d in candidates if d.score >= self.candidate_score]
-        with self._lock:
-            if key is not None and key == self._thermal_key:
-                found = self._thermal_cache
-            else:
-                found = [d for d in self.detector.detect(np.repeat(np.asarray(thermal)[:, :, None], 3, axis=2))
-                         if d.score >= self.stream_score]
-                self.thermal_runs += 1
-                self._thermal_key, self._thermal_cache = key, found
-        return [d for d in merge_streams(candidates, found) if d.score >= self.candidate_score]
+        if self.thermal_stream and thermal is not None:  # the detector takes a gray frame as it is
+            candidates = merge_streams(candidates, self._cached("thermal", thermal, key))
+        return [d for d in candidates if d.score >= self.candidate_score]
 
     def close(self) -> None:
         close = getattr(self.detector, "close", None)

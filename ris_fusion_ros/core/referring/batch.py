@@ -89,7 +89,7 @@ class InstanceSource:
             image = np.repeat(pair.ir[:, :, None], 3, axis=2)
         detections = self.detector.detect(image)
         if self.thermal_stream:
-            detections = merge_streams(detections, self.detector.detect(np.repeat(pair.ir[:, :, None], 3, axis=2)))
+            detections = merge_streams(detections, self.detector.detect(pair.ir))  # the detector takes gray as is
         return detections
 
 

@@ -38,6 +38,11 @@ def validate_scores(min_score: float, second_look_score: float | None) -> tuple[
     return min_score, (second if second < min_score else None)
 
 
+def candidate_floor(min_score: float, second_look_score: float | None) -> float:
+    """The lowest detection score the referrer looks at (the second-look floor when it is on)."""
+    return min(float(min_score), float(second_look_score) if second_look_score is not None else float(min_score))
+
+
 class Referrer:
     """Referring segmentation over one frame's detections.
 
