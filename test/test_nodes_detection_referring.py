@@ -163,7 +163,9 @@ class Graph:
         thermal, rgb = pair(seconds)
         self.thermal_pub.publish(thermal)
         self.rgb_pub.publish(rgb)
-        self.spin_until(lambda: False, 0.05)
+        # slower than the referring node's thermal wait (0.1 s): under load a newest-frame worker that waits
+        # for every thermal partner would otherwise skip frames and the counts below would depend on timing
+        self.spin_until(lambda: False, 0.12)
 
     def close(self) -> None:
         self.executor.shutdown()
