@@ -172,6 +172,9 @@ def test_eval_feedback_end_to_end(shared_root, tmp_path, capsys):
     assert main(["eval", "feedback", "--expressions", "data/expressions/heldout.json", "--out", str(out),
                  "--strength", "0", "--no-progress"]) == 2
     assert "--strength 0" in capsys.readouterr().err
+    assert main(["eval", "feedback", "--expressions", "data/expressions/heldout.json", "--out", str(out),
+                 "--method", "max", "--no-progress"]) == 2
+    assert "'max' does not take control" in capsys.readouterr().err
 
 
 def test_fusion_node_subscribes_to_the_referring_mask_when_feedback_is_on():

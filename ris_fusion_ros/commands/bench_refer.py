@@ -22,10 +22,11 @@ from ..core.data import open_dataset
 from ..core.detection.merge import merge_streams, stream_floor
 from ..core.errors import ConfigError
 from ..core.fusion import RuntimeOptions
-from ..core.referring import Referrer, encoder
+from ..core.referring import Referrer
 from ..core.referring.batch import INPUTS, InstanceSource
 from ..core.referring.expressions import load_expressions
 from ..core.referring.referrer import DEFAULT_SECOND_LOOK_SCORE
+from ..core.text import encoder
 from .arguments import add_data_args, add_runtime_args
 
 DEFAULT_EXPRESSIONS = Path(__file__).resolve().parents[2] / "data" / "expressions" / "heldout.json"

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     prompts = None
     if "text" in method.conditioning and not args.no_text:
         from ..core.fusion.ours.text_prompts import VALIDATION_PROMPTS
-        from ..core.referring.encoder import encode
+        from ..core.text.encoder import encode
 
         prompts = {label: encode(list(phrases)) for label, phrases in VALIDATION_PROMPTS.items()}
     report = evaluate_control(method, dataset, limit=args.limit, progress=not args.no_progress,

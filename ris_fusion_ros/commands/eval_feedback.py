@@ -24,7 +24,7 @@ from ..core.detection.evaluation import CATEGORIES, EVAL_CONF, EVAL_IOU
 from ..core.errors import ConfigError
 from ..core.evaluation.feedback_eval import Variant, evaluate_feedback, summary_rows
 from ..core.feedback import DEFAULT_DILATE_PX, DEFAULT_FEATHER_PX, FEEDBACK_CLASSES, validate_strength
-from ..core.fusion import RuntimeOptions, create_method
+from ..core.fusion import RuntimeOptions, create_method, require_conditioning
 from ..core.referring import Referrer
 from ..core.referring.batch import ROAD_CLASSES
 from ..core.referring.expressions import load_expressions
@@ -89,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.dataset, args.data_root, args.split, args.shared_root)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
     fusion = create_method(args.method, runtime)
-    if "control" not in getattr(fusion, "conditioning", ()):
-        raise ConfigError(f"--method {args.method} takes no control map: feedback needs risfusenet(-plain)")
+    require_conditioning(fusion, "control", purpose="feedback needs risfusenet(-plain)")
     keep = [COCO_CLASSES.index(c) for c in ROAD_CLASSES]
     # down to the referrer's second-look floor (the referrer itself looks at >= its min_score first)
     refer_detector = create_detector(args.detector, runtime, args.shared_root, classes=keep,

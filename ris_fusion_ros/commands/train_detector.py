@@ -57,9 +57,9 @@ def _renderers(names: list[str], cache: Path | None, threads: int):
     def renderer(name: str):
         if name in SOURCE_INPUTS:
             return InputSource(name).image
-        create_method(name, RuntimeOptions(threads=threads))  # fails early on an unknown name
+        method = create_method(name, RuntimeOptions(threads=threads))  # fails early on an unknown name
         folder = cache / name if cache is not None else None
-        source = InputSource(name, folder, lambda: create_method(name, RuntimeOptions(threads=threads)))
+        source = InputSource(name, folder, lambda: method)  # networks load their weights at the first fuse
 
         def render(pair):
             before = source.fused_on_the_fly

@@ -132,7 +132,7 @@ def detections_mask(detections: Sequence[Detection], shape: tuple[int, int],
 
 def text_embedding(text: str) -> np.ndarray:
     """The referring text as the fusion network's text-gate input (the referring encoder's embedding)."""
-    from .referring.encoder import encode_one
+    from .text.encoder import encode_one
 
     return encode_one(text)
 

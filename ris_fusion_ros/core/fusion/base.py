@@ -24,6 +24,16 @@ def check_pair(ir: np.ndarray, vis: np.ndarray) -> None:
             raise DataError(f"{name} must be uint8, got {image.dtype}; normalise it first")
 
 
+def require_conditioning(method: object, *inputs: str, purpose: str = "") -> None:
+    """ConfigError naming the method when it does not take every one of ``inputs`` (e.g. ``control``):
+    checked before a long run or at node start-up, not first at the first frame."""
+    missing = sorted(set(inputs) - set(getattr(method, "conditioning", ())))
+    if missing:
+        name = getattr(method, "name", method)
+        raise ConfigError(f"fusion method '{name}' does not take {', '.join(missing)}"
+                          + (f": {purpose}" if purpose else ""))
+
+
 class FusionMethod(ABC):
     """Fuses an infrared image with the luminance of a visible image; chroma is kept.
 
@@ -46,9 +56,7 @@ class FusionMethod(ABC):
         Keyword arguments are conditioning inputs (see :attr:`conditioning`); a method that
         does not take one raises ConfigError instead of ignoring it.
         """
-        unsupported = sorted(k for k, v in conditioning.items() if v is not None and k not in self.conditioning)
-        if unsupported:
-            raise ConfigError(f"fusion method '{self.name}' does not take {', '.join(unsupported)}")
+        require_conditioning(self, *(k for k, v in conditioning.items() if v is not None))
         check_pair(ir, vis)
         y, ycrcb = split_luma(vis)
         scale = np.float32(1.0 / 255.0)

@@ -1,5 +1,6 @@
 """Sensor I/O for the ROS-free core: image message fields <-> numpy, thermal normalisation,
-thermal/RGB stamp pairing and thermal -> RGB registration. Never imports rclpy or message packages."""
+thermal/RGB stamp pairing and thermal -> RGB registration, and the CSV log training writes as it goes.
+Never imports rclpy or message packages."""
 
 from __future__ import annotations
 

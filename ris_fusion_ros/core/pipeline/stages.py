@@ -22,7 +22,7 @@ from ..detection.merge import merge_streams, stream_floor
 from ..detection.types import Detection
 from ..errors import ConfigError, DataError
 from ..feedback import selection_control, validate_strength
-from ..fusion import RuntimeOptions, create_method
+from ..fusion import RuntimeOptions, create_method, require_conditioning
 from ..io.image_codec import ImageFormatError, message_to_array, to_rgb8
 from ..io.registration import Registration
 from ..io.sync import header_stamp_ns
@@ -108,9 +108,9 @@ class FusionStage:
     def set_feedback_strength(self, strength: float) -> None:
         """0 turns the feedback off; > 0 needs a method with a ``control`` input (ConfigError otherwise)."""
         strength = validate_strength(strength)
-        if strength > 0 and "control" not in getattr(self.method, "conditioning", ()):
-            raise ConfigError(f"feedback_strength > 0 needs a fusion method with a control map (risfusenet); "
-                              f"{getattr(self.method, 'name', self.method)} has none")
+        if strength > 0:
+            require_conditioning(self.method, "control", purpose="feedback_strength > 0 needs a fusion method "
+                                 "with a control map (risfusenet)")
         self.feedback_strength = strength
 
     def set_feedback(self, selection_or_mask: Any) -> None:

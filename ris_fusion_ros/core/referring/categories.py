@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import encoder
+from ..text import encoder
 from .lexicon import CATEGORY_WORDS, COCO_CLASSES, PRONOUNS
 
 #: Similarity floor for the encoder's nearest prototype and the phrase template both sides are

@@ -9,7 +9,6 @@ the assigned cells, so instance masks keep working (the labels have boxes only).
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 import platform
@@ -23,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from ...errors import ConfigError
+from ...io.csv_log import CsvLog
 from ..yolov5 import STRIDES, build_yolov5, file_sha256, load_checkpoint
 from .loss import LossWeights, YoloV5Loss
 from .samples import Augment, Sample, collate, draw
@@ -134,7 +134,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     warmup = round(config.warmup_epochs * steps_per_epoch)
     out.parent.mkdir(parents=True, exist_ok=True)
     log_path, meta_path = out.with_suffix(".csv"), out.with_suffix(".json")
-    rows: list[dict] = []
+    log = CsvLog(log_path)
     start = time.perf_counter()
     bar = tqdm(total=total, desc="train detector", unit="step", disable=not progress, dynamic_ncols=True)
     step = 0
@@ -172,11 +172,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
                             cls=f"{parts['cls']:.4f}")
         row = {"epoch": epoch, "lr": round(lr, 6), "seconds": round(time.perf_counter() - start, 1)}
         row |= {k: round(v / steps_per_epoch, 6) for k, v in sums.items()}
-        rows.append(row)
-        with log_path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            writer.writeheader()
-            writer.writerows(rows)
+        log.append(row)
     bar.close()
     state = {k: v.detach().clone() for k, v in ema.model.state_dict().items()}
     checkpoint = {k: v for k, v in base.items() if k != "state_dict"} | {"state_dict": state}

@@ -7,7 +7,6 @@ split (used here for validation). Everything random is drawn from one seeded gen
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import platform
@@ -21,6 +20,7 @@ from tqdm import tqdm
 
 from ...color import split_luma
 from ...data import PairDataset, open_dataset, read_split
+from ...io.csv_log import CsvLog
 from .losses import FusionLossWeights, fusion_loss
 from .model import TEXT_DIM, RisFuseNet
 
@@ -63,14 +63,19 @@ class LumaPair:
     vis_y: np.ndarray
 
 
-def _luma_pairs(dataset: PairDataset, exclude: set[str]) -> list[LumaPair]:
+def _load_pairs(dataset: PairDataset, exclude: set[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(``<set>/<id>``, infrared, visible RGB) of every pair not in ``exclude``."""
     pairs = []
     for record in dataset.records:
         if record.pair_id in exclude:
             continue
         pair = dataset.load(record)
-        pairs.append(LumaPair(f"{dataset.spec.name}/{pair.pair_id}", pair.ir, split_luma(pair.vis)[0]))
+        pairs.append((f"{dataset.spec.name}/{pair.pair_id}", pair.ir, pair.vis))
     return pairs
+
+
+def _luma(pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> list[LumaPair]:
+    return [LumaPair(name, ir, split_luma(vis)[0]) for name, ir, vis in pairs]
 
 
 def training_sources(shared: str | Path | None = None) -> list[tuple[PairDataset, set[str]]]:
@@ -82,17 +87,21 @@ def training_sources(shared: str | Path | None = None) -> list[tuple[PairDataset
             (open_dataset("m3fd", shared=shared), set())]
 
 
-def load_training_data(shared: str | Path | None = None) -> tuple[list[LumaPair], list[LumaPair]]:
-    """(training pairs, validation pairs) with the hold-outs described in the module docstring."""
+def load_training_data(shared: str | Path | None = None, keep_rgb: bool = False
+                       ) -> tuple[list[LumaPair], list[LumaPair], list[tuple[str, np.ndarray, np.ndarray]]]:
+    """(training pairs, validation pairs, the training pairs in RGB when ``keep_rgb`` else []) with the
+    hold-outs described in the module docstring; every file is read once."""
     sources = training_sources(shared)
-    train = [pair for dataset, exclude in sources for pair in _luma_pairs(dataset, exclude)]
+    rgb = [pair for dataset, exclude in sources for pair in _load_pairs(dataset, exclude)]
     llvip, llvip_test = sources[1]
-    validation = _luma_pairs(llvip, set(llvip.ids) - llvip_test)
-    return train, validation
+    validation = _luma(_load_pairs(llvip, set(llvip.ids) - llvip_test))
+    return _luma(rgb), validation, (rgb if keep_rgb else [])
 
 
-def detection_setup(config: TrainConfig, shared: str | Path | None):
-    """Pseudo-labelled frames and the frozen detector for the detection-driven term."""
+def detection_setup(config: TrainConfig, shared: str | Path | None,
+                    pairs: list[tuple[str, np.ndarray, np.ndarray]]):
+    """Pseudo-labelled frames of ``pairs`` (name, infrared, visible RGB) and the frozen detector for the
+    detection-driven term."""
     from ...detection import create_detector
     from ...detection.detector import WEIGHT_FILES, weights_dir
     from .detection_term import PSEUDO_CLASSES, DetectionTerm, build_frames
@@ -101,12 +110,6 @@ def detection_setup(config: TrainConfig, shared: str | Path | None):
         weights_dir(shared) / WEIGHT_FILES["yolov5n"]
     detector = create_detector("yolov5n", shared=shared)
     class_ids = [detector.class_names.index(name) for name in PSEUDO_CLASSES]
-    pairs = []
-    for dataset, exclude in training_sources(shared):
-        for record in dataset.records:
-            if record.pair_id not in exclude:
-                pair = dataset.load(record)
-                pairs.append((f"{dataset.spec.name}/{pair.pair_id}", pair.ir, pair.vis))
     canvas = (config.detection_canvas, config.detection_canvas)
     frames = build_frames(pairs, detector.detect, class_ids, canvas)
     detector.close()
@@ -175,7 +178,7 @@ def sample_batch(pairs: list[LumaPair], rng: np.random.Generator, config: TrainC
 
 def prompt_embeddings() -> dict[int, np.ndarray]:
     """Sentence embeddings of the training phrases, per inclination (loads the encoder once)."""
-    from ...referring.encoder import encode
+    from ...text.encoder import encode
     from .text_prompts import TRAIN_PROMPTS
 
     return {label: encode(list(phrases)) for label, phrases in TRAIN_PROMPTS.items()}
@@ -192,22 +195,14 @@ def _validation_batch(pairs: list[LumaPair], crop: int = 256) -> dict[str, torch
             "control": torch.zeros(len(pairs), 1, crop, crop)}
 
 
-def _append_log(path: Path, row: dict[str, float], first: bool) -> None:
-    """Write one validation row as it happens, so a long run can be followed."""
-    with path.open("w" if first else "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if first:
-            writer.writeheader()
-        writer.writerow(row)
-
-
 def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, progress: bool = True,
           command: str = "") -> Path:
     """Train, write ``risfusenet.pt`` (state_dict + config), ``training_log.csv`` and ``training.json``."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    train_pairs, validation_pairs = load_training_data(shared)
+    detection = config.detection_weight > 0
+    train_pairs, validation_pairs, rgb_pairs = load_training_data(shared, keep_rgb=detection)
     model = RisFuseNet(width=config.width)
     if config.init:
         from .export import load_model
@@ -217,7 +212,8 @@ def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, 
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps, eta_min=config.min_lr)
     validation = _validation_batch(validation_pairs)
-    frames, detection_term = detection_setup(config, shared) if config.detection_weight > 0 else ([], None)
+    frames, detection_term = detection_setup(config, shared, rgb_pairs) if detection else ([], None)
+    del rgb_pairs  # the frames hold what the term needs
     if detection_term is not None:
         from .detection_term import sample_detection_batch
 
@@ -225,7 +221,7 @@ def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, 
         print(f"detection term: {len(frames)} frames, {labelled} with pseudo-boxes "
               f"({sum(len(f.boxes) for f in frames)} boxes)", flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log_rows: list[dict[str, float]] = []
+    log = CsvLog(out_dir / "training_log.csv")
     start = time.time()
     bar = tqdm(range(1, config.steps + 1), desc="train fusion", unit="step", disable=not progress, dynamic_ncols=True)
     running = math.nan
@@ -255,8 +251,7 @@ def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, 
             row = {"step": step, "train_loss": running, "val_loss": v_loss.item(),
                    **{f"val_{k}": val for k, val in parts.items()},
                    "lr": schedule.get_last_lr()[0], "seconds": time.time() - start}
-            _append_log(out_dir / "training_log.csv", row, first=not log_rows)
-            log_rows.append(row)
+            log.append(row)
             if not progress:
                 print(f"step {step}/{config.steps} train {running:.4f} val {row['val_loss']:.4f} "
                       f"({row['seconds']:.0f} s)", flush=True)
@@ -264,7 +259,7 @@ def train(config: TrainConfig, out_dir: Path, shared: str | Path | None = None, 
     torch.save({"state_dict": model.state_dict(), "config": asdict(config), "format": 1}, weights)
     meta = {"config": asdict(config), "command": command, "train_pairs": len(train_pairs),
             "validation_pairs": len(validation_pairs), "seconds": round(time.time() - start, 1),
-            "final": log_rows[-1], "parameters": sum(p.numel() for p in model.parameters()),
+            "final": log.last, "parameters": sum(p.numel() for p in model.parameters()),
             "torch": torch.__version__, "machine": f"{platform.machine()}, {config.threads} threads"}
     (out_dir / "training.json").write_text(json.dumps(meta, indent=2))
     return weights
