@@ -167,6 +167,13 @@ def test_eval_feedback_end_to_end(shared_root, tmp_path, capsys):
     assert float(rows[0]["abs_change_in"]) == 0.0 and float(rows[1]["abs_change_in"]) > 1.0
     assert float(rows[1]["abs_change_out"]) < 0.2 * float(rows[1]["abs_change_in"])
     assert 0.0 <= float(rows[1]["mAP50"]) <= 1.0
+    # paired counts against the plain row agree with the accuracies and the objects of the two images
+    wins, losses = int(rows[1]["refer_wins"]), int(rows[1]["refer_losses"])
+    assert wins - losses == round(2 * (float(rows[1]["acc50"]) - float(rows[0]["acc50"])))
+    assert rows[0]["objects"] == rows[1]["objects"] and int(rows[0]["objects"]) > 0
+    assert int(rows[1]["objects_found"]) - int(rows[0]["objects_found"]) == (
+        int(rows[1]["object_wins"]) - int(rows[1]["object_losses"]))
+    assert 0.0 < float(rows[1]["object_p"]) <= 1.0 and "McNemar" in report
     per = list(csv.DictReader((out / "per_expression.csv").open()))
     assert len(per) == 2
     assert main(["eval", "feedback", "--expressions", "data/expressions/heldout.json", "--out", str(out),

@@ -133,7 +133,7 @@ def _f(value: float) -> str:
 
 
 def tables(rows: list[dict]) -> str:
-    """The three markdown tables of the report (referring + detection, region metrics)."""
+    """The markdown tables of the report (referring + detection, paired counts, region metrics)."""
     lines = ["| setting | acc@0.5 | mIoU | no-match acc | false no-match | mAP50 | mAP50-95 | "
              + " | ".join(f"AP50 {c}" for c in CATEGORIES) + " | s |",
              "|---|---|---|---|---|---|---|" + "---|" * len(CATEGORIES) + "---|"]
@@ -142,6 +142,19 @@ def tables(rows: list[dict]) -> str:
         lines.append(f"| {r['variant']} | {_f(r['acc50'])} | {_f(r['miou'])} | {_f(r['no_match_acc'])} | "
                      f"{_f(r['false_no_match'])} | {_f(r['mAP50'])} | {_f(r['mAP50_95'])} | {per} | "
                      f"{r['seconds']:.0f} |")
+    lines += ["", "Against the plain row, item by item (McNemar's exact test; p >= 0.05 means the change could be "
+              "chance): expressions only this setting / only plain gets right, and ground-truth objects only "
+              f"this setting / only plain finds at the referrer's score floor ({DEFAULT_MIN_SCORE:g}).", "",
+              "| setting | expressions +/- | p | objects found | objects +/- | p |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r is rows[0]:
+            lines.append(f"| {r['variant']} | reference | | {r['objects_found']} of {r['objects']} | reference | |")
+            continue
+        objects = ("–", "–", "–") if math.isnan(r["object_p"]) else (
+            f"{r['objects_found']} of {r['objects']}", f"+{r['object_wins']} / -{r['object_losses']}",
+            f"{r['object_p']:.3g}")
+        lines.append(f"| {r['variant']} | +{r['refer_wins']} / -{r['refer_losses']} | {r['refer_p']:.3g} | "
+                     f"{objects[0]} | {objects[1]} | {objects[2]} |")
     lines += ["", "Fusion metrics inside / outside the referred region (mean over "
               f"{rows[0]['regions'] if rows else 0} expressions with a pass-1 selection):", "",
               "| setting | EN in | EN out | SD in | SD out | AG in | AG out | MI(IR,F) in | MI(IR,F) out | "

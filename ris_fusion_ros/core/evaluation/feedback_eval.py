@@ -9,6 +9,9 @@ re-refers. Three groups of figures, the plain row first:
 * detection: COCO mAP50 / mAP50-95 (person, bicycle, car; ``labels/fusion``) of an evaluation-setting
   detector on the fused frame, where the feedback mask is the union of the pass-1 detections of those
   classes ("make the detected objects stand out");
+* paired counts against the plain row (:mod:`.paired`): expressions only one of the two gets right, and
+  ground-truth objects only one of them finds at the referrer's score floor, each with McNemar's exact
+  p-value, so a difference of a few items is not mistaken for an improvement;
 * fusion metrics inside vs outside the referred region: the region is the bounding box of the pass-1
   referred mask; EN, SD and MI (IR->F, VIS->F, nats) on the pixels of the region / of the rest,
   AG as the mean per-pixel gradient magnitude (``average_gradient``'s formula) over the same pixels,
@@ -42,6 +45,7 @@ from ..feedback import (
 )
 from ..referring.batch import score
 from .metrics import entropy, mutual_information, standard_deviation
+from .paired import compare, found_objects
 
 REGION_METRICS = ("EN", "SD", "AG", "MI_ir", "MI_vis", "abs_change")
 
@@ -73,6 +77,7 @@ class VariantResult:
     predictions: list[dict[str, Any]] = field(default_factory=list)
     detection: CocoAccumulator = field(default_factory=lambda: CocoAccumulator(list(CATEGORIES)))
     region: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    found: list[bool] = field(default_factory=list)  # per ground-truth object: found at the score floor
     seconds: float = 0.0
 
 
@@ -153,17 +158,20 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
         # second-look candidates below it
         confident = [d for d in plain_dets if d.score >= getattr(referrer, "min_score", 0.0)]
         # detection: plain vs the union of pass-1 detections of person/bicycle/car as feedback
-        plain.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names,
-                                  eval_detector.detect(plain_fused))
+        floor = getattr(referrer, "min_score", 0.25)
+        found = _found_objects_by(pair.boxes, dataset.class_names, floor)
+        plain_eval = eval_detector.detect(plain_fused)
+        plain.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names, plain_eval)
+        plain.found += found(plain_eval)
         for result in results[1:]:
             v = result.variant
             if v.text_gate or v.search or v.is_plain:
                 continue  # text gate and search need a referring text; detection feedback is control-only
             control = feedback_control(detections_mask(confident, shape, FEEDBACK_CLASSES), shape, v.strength,
                                        v.dilate_px)
-            fused = fusion.fuse(ir, vis, control=control) if control.any() else plain_fused
-            result.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names,
-                                       eval_detector.detect(fused))
+            detections = eval_detector.detect(fusion.fuse(ir, vis, control=control)) if control.any() else plain_eval
+            result.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names, detections)
+            result.found += found(detections)
         cache: dict[tuple, tuple[np.ndarray, list]] = {}
         for index in indices:
             text = expressions[index]["text"]
@@ -201,12 +209,16 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
     return results
 
 
+def _found_objects_by(gt: np.ndarray, names: Sequence[str], floor: float) -> Callable[[list], list[bool]]:
+    return lambda detections: found_objects(gt, names, detections, CATEGORIES, floor)
+
+
 def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[VariantResult]
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(summary rows, one per variant; per-expression rows with every variant's IoU and correctness)."""
-    rows, per_expression = [], [
+    rows, per_expression, reference = [], [
         {"index": i, "image": e["image"], "type": e.get("type", "all"), "text": e["text"]}
-        for i, e in enumerate(expressions)]
+        for i, e in enumerate(expressions)], None
     for result in results:
         v = result.variant
         scored, summary = score(list(expressions), result.predictions)
@@ -224,6 +236,18 @@ def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[Varian
         else:
             row.update({"images": 0, "mAP50": float("nan"), "mAP50_95": float("nan"),
                         **{f"AP50_{c}": float("nan") for c in CATEGORIES}})
+        correct = [bool(item["correct"]) for item in scored]
+        if reference is None:
+            reference = (correct, result.found)
+        refer = compare(reference[0], correct)
+        row.update({"refer_wins": refer.wins, "refer_losses": refer.losses, "refer_p": refer.p_value,
+                    "objects": len(result.found)})
+        if result.found:
+            objects = compare(reference[1], result.found)
+            row.update({"objects_found": sum(result.found), "object_wins": objects.wins,
+                        "object_losses": objects.losses, "object_p": objects.p_value})
+        else:
+            row.update({"objects_found": 0, "object_wins": 0, "object_losses": 0, "object_p": float("nan")})
         row["regions"] = len(result.region.get("EN_in", []))
         for name in REGION_METRICS:
             for suffix in ("in", "out"):

@@ -1,0 +1,82 @@
+"""Paired comparison of two settings on the same items (expressions, ground-truth objects): how many
+items only one of them gets right, and whether that split could be chance.
+
+The test is McNemar's exact form: under "no difference" an item that changed is equally likely to
+have changed either way, so the wins among the changed items are Binomial(changed, 1/2); the two-sided
+p-value doubles the smaller tail (McNemar 1947; exact binomial form as in Fagerland, Lydersen and
+Laake, BMC Med. Res. Methodol. 2013). With few images a difference of a few items is not evidence, and
+this says so in one number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..detection.nms import box_iou
+from ..detection.types import Detection
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """``wins``: items the new setting gets right and the reference does not; ``losses`` the reverse."""
+
+    wins: int
+    losses: int
+    items: int
+
+    @property
+    def p_value(self) -> float:
+        return sign_test_p(self.wins, self.losses)
+
+    def describe(self) -> str:
+        return f"+{self.wins} / -{self.losses} of {self.items} (p = {self.p_value:.3g})"
+
+
+def sign_test_p(wins: int, losses: int) -> float:
+    """Two-sided exact sign-test (McNemar) p-value of ``wins`` vs ``losses``; 1.0 when nothing changed."""
+    if wins < 0 or losses < 0:
+        raise ValueError(f"counts must be >= 0, got {wins} and {losses}")
+    changed = wins + losses
+    if changed == 0:
+        return 1.0
+    tail = sum(math.comb(changed, k) for k in range(min(wins, losses) + 1)) / 2.0 ** changed
+    return min(1.0, 2.0 * tail)
+
+
+def compare(reference: Sequence[bool], new: Sequence[bool]) -> PairedComparison:
+    """Wins and losses of ``new`` against ``reference``, item by item (same order, same length)."""
+    if len(reference) != len(new):
+        raise ValueError(f"paired outcomes need the same items: {len(reference)} vs {len(new)}")
+    a = np.asarray(reference, bool)
+    b = np.asarray(new, bool)
+    return PairedComparison(int((b & ~a).sum()), int((a & ~b).sum()), len(a))
+
+
+def found_objects(gt: np.ndarray, gt_names: Sequence[str], detections: Sequence[Detection],
+                  categories: Sequence[str], min_score: float, iou_threshold: float = 0.5) -> list[bool]:
+    """Per ground-truth box of ``categories`` (in file order): found by a detection of its class scoring
+    >= ``min_score`` at IoU >= ``iou_threshold`` (greedy by score, each detection used once, as COCO
+    matches). The operating point a robot runs at, not the whole precision-recall curve."""
+    rows = [(gt_names[int(c)] if int(c) < len(gt_names) else None, (x1, y1, x2, y2))
+            for c, x1, y1, x2, y2 in np.asarray(gt, dtype=np.float64).reshape(-1, 5)]
+    rows = [(name, box) for name, box in rows if name in categories]
+    found = [False] * len(rows)
+    for name in categories:
+        truth = [i for i, (n, _) in enumerate(rows) if n == name]
+        dets = sorted((d for d in detections if d.class_name == name and d.score >= min_score),
+                      key=lambda d: -d.score)
+        if not truth or not dets:
+            continue
+        iou = box_iou(np.array([d.box for d in dets], np.float64), np.array([rows[i][1] for i in truth], np.float64))
+        for k in range(len(dets)):
+            free = [j for j in range(len(truth)) if not found[truth[j]]]
+            if not free:
+                break
+            best = max(free, key=lambda j: iou[k, j])
+            if iou[k, best] >= iou_threshold:
+                found[truth[best]] = True
+    return found
