@@ -167,6 +167,17 @@ class Graph:
         # for every thermal partner would otherwise skip frames and the counts below would depend on timing
         self.spin_until(lambda: False, 0.12)
 
+    def feed_until(self, predicate: Callable[[], bool], first: float, timeout: float = 30.0) -> list[float]:
+        """Send pairs 1/30 s apart from stamp ``first`` until ``predicate`` holds (at least two: the sync emits a
+        pair when the next frame arrives); the stamps sent. Newest-frame workers skip frames when the machine is
+        loaded, so the tests wait for results, not for a fixed number of inputs."""
+        sent: list[float] = []
+        end = time.monotonic() + timeout
+        while len(sent) < 2 or (not predicate() and time.monotonic() < end):
+            sent.append(first + len(sent) / 30)
+            self.send_pair(sent[-1])
+        return sent
+
     def close(self) -> None:
         self.executor.shutdown()
         for node in [*self.nodes.values(), self.peer]:
@@ -194,11 +205,13 @@ def test_fused_frames_give_detections_masks_and_overlays_with_source_stamp_and_f
         graph.start()
         graph.text_pub.publish(String(data="the person"))
         assert graph.spin_until(lambda: graph.nodes["referring"].text.text == "the person")
-        for i in range(6):  # the sync emits a pair when the next frame arrives
-            graph.send_pair(10.0 + i / 30)
-        assert graph.spin_until(lambda: len(graph.got["det"]) >= 3 and len(graph.got["result"]) >= 3
-                                and graph.got["markers"] and graph.got["ref_overlay"])
-        sent_stamps = {round((10.0 + i / 30 + 0.002) * 1e9) for i in range(6)}
+        def enough():
+            return (len(graph.got["det"]) >= 3 and len(graph.got["result"]) >= 3 and graph.got["markers"]
+                    and graph.got["ref_overlay"])
+
+        sent = graph.feed_until(enough, 10.0)
+        assert graph.spin_until(enough)
+        sent_stamps = {round((t + 0.002) * 1e9) for t in sent}
         for msg in graph.got["det"] + graph.got["mask"] + graph.got["result"] + graph.got["det_overlay"]:
             assert msg.header.frame_id == "rgb_optical"
             assert msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec in sent_stamps
@@ -226,9 +239,11 @@ def test_fused_frames_give_detections_masks_and_overlays_with_source_stamp_and_f
         graph.text_pub.publish(String(data="the bicycle"))
         assert graph.spin_until(lambda: graph.nodes["referring"].text.text == "the bicycle")
         count = len(graph.got["result"])
-        for i in range(6, 10):
-            graph.send_pair(10.0 + i / 30)
-        assert graph.spin_until(lambda: any(r.text == "the bicycle" for r in graph.got["result"][count:]))
+        def named():
+            return any(r.text == "the bicycle" for r in graph.got["result"][count:])
+
+        graph.feed_until(named, sent[-1] + 1 / 30)
+        assert graph.spin_until(named)
         last = [r for r in graph.got["result"][count:] if r.text == "the bicycle"][-1]
         assert last.no_match and not last.instances and not np.any(message_to_array(last.mask))
         assert graph.spin_until(lambda: any(v.get("no_match_frames", "0") != "0" for _, v in graph.diag("referring")))
