@@ -42,3 +42,18 @@ def test_found_objects_matches_by_class_score_floor_and_iou_once_each():
     assert found_objects(gt, names, detections, ["person", "bicycle", "car"], 0.25) == [True, False, False, False]
     assert found_objects(gt, names, detections, ["person", "car"], 0.05) == [True, False, True]  # no bicycle row
     assert found_objects(np.zeros((0, 5)), names, detections, ["person"], 0.25) == []
+
+
+def test_compare_runs_by_type_and_refuses_runs_of_other_expressions():
+    from ris_fusion_ros.core.evaluation.paired import compare_runs
+
+    rows = [("x", "spatial", "False"), ("y", "spatial", "True"), ("z", "group", "False")]
+    before = [{"index": i, "image": "a", "text": t, "type": k, "correct": c} for i, (t, k, c) in enumerate(rows)]
+    after = [dict(r, correct=c) for r, c in zip(before, [True, True, True], strict=True)]
+    result = compare_runs(before, after)
+    assert (result["overall"].wins, result["overall"].losses, result["overall"].items) == (2, 0, 3)
+    assert (result["spatial"].wins, result["group"].wins) == (1, 1)
+    with pytest.raises(ValueError, match="differs"):
+        compare_runs(before, [dict(after[0], text="other"), *after[1:]])
+    with pytest.raises(ValueError, match="expressions"):
+        compare_runs(before, after[:2])

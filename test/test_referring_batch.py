@@ -4,6 +4,7 @@ with ground-truth instances must stay above a floor."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -96,6 +97,29 @@ def test_refer_batch_and_eval_refer_end_to_end(msrs, shared_root, tmp_path, caps
     assert summary["overall"]["n"] == len(heldout) - 1
     assert summary["overall"]["acc50"] >= 0.85
     assert (tmp_path / "eval" / "per_expression.csv").read_text().count("\n") == len(heldout)
+    # the same run scored against itself: nothing changed; against a run with every prediction empty: the
+    # expressions with a target are its wins, the no-match ones ties
+    assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--out",
+                 str(tmp_path / "again"), "--predictions", str(tmp_path / "eval" / "predictions.json"),
+                 "--compare-to", str(tmp_path / "eval")]) == 0
+    assert f"| **overall** | +0 / -0 of {len(heldout) - 1} | 1 |" in capsys.readouterr().out
+    empty = [{"index": i, "boxes": [], "empty": True} for i in range(len(heldout) - 1)]
+    (tmp_path / "empty.json").write_text(json.dumps(empty))
+    assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--out",
+                 str(tmp_path / "empty"), "--predictions", str(tmp_path / "empty.json")]) == 0
+    capsys.readouterr()
+    assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--out",
+                 str(tmp_path / "vs"), "--predictions", str(tmp_path / "eval" / "predictions.json"),
+                 "--compare-to", str(tmp_path / "empty" / "per_expression.csv")]) == 0
+    per = list(csv.DictReader((tmp_path / "eval" / "per_expression.csv").open()))
+    right_with_target = sum(r["correct"] == "True" and r["truth_empty"] == "False" for r in per)
+    assert right_with_target > 0
+    assert f"| **overall** | +{right_with_target} / -0 of {len(heldout) - 1} |" in capsys.readouterr().out
+    assert "McNemar" in (tmp_path / "vs" / "report.md").read_text()
+    assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--out",
+                 str(tmp_path / "bad"), "--predictions", str(tmp_path / "eval" / "predictions.json"),
+                 "--compare-to", str(tmp_path / "missing")]) == 2
+    assert "--compare-to" in capsys.readouterr().err
 
 
 def test_wrong_predictions_score_zero(msrs):

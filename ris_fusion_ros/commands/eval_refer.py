@@ -8,10 +8,12 @@ per_expression.csv to ``--out``.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
 from ..core.errors import DataError
+from ..core.evaluation.paired import compare_runs
 from ..core.referring.batch import score, write_scores
 from ..core.referring.expressions import load_expressions
 from .refer_batch import add_source_arguments, predict
@@ -22,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (report.md, summary.json, per_expression.csv)")
     parser.add_argument("--predictions", help="score this predictions.json (from refer-batch) instead of running")
     parser.add_argument("--save-masks", action="store_true", help="also write OUT/masks/<index>.png")
+    parser.add_argument("--compare-to", metavar="DIR",
+                        help="an earlier eval refer output (DIR or DIR/per_expression.csv) on the same expressions: "
+                             "add the expressions only one of the two runs gets right, with McNemar's exact p-value")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,5 +46,27 @@ def run(args: argparse.Namespace) -> int:
         (out / "predictions.json").write_text(json.dumps(predictions, indent=1), encoding="utf-8")
     rows, summary = score(expressions, predictions)
     header = f"Expressions: {args.expressions}; {description}."
-    print(write_scores(out, rows, summary, header))
+    extra = paired_section(args.compare_to, rows) if args.compare_to else ""
+    print(write_scores(out, rows, summary, header, extra))
     return 0
+
+
+def paired_section(reference: str, rows: list[dict]) -> str:
+    """Markdown: this run against the ``--compare-to`` run, overall and per type."""
+    path = Path(reference)
+    path = path / "per_expression.csv" if path.is_dir() else path
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            before = list(csv.DictReader(handle))
+        comparisons = compare_runs(before, rows)
+    except OSError as exc:
+        raise DataError(f"--compare-to: cannot read {path}: {exc}") from exc
+    except (KeyError, ValueError) as exc:
+        raise DataError(f"--compare-to {path}: {exc}") from exc
+    lines = [f"Against {path} (same expressions): expressions only this run / only that run gets right, "
+             "McNemar's exact p-value (p >= 0.05: the difference could be chance).", "",
+             "| type | this run +/- | p |", "|---|---|---|"]
+    for kind, c in comparisons.items():
+        lines.append(f"| {'**overall**' if kind == 'overall' else kind} | +{c.wins} / -{c.losses} of {c.items} | "
+                     f"{c.p_value:.3g} |")
+    return "\n".join(lines)

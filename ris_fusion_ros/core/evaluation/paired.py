@@ -56,6 +56,29 @@ def compare(reference: Sequence[bool], new: Sequence[bool]) -> PairedComparison:
     return PairedComparison(int((b & ~a).sum()), int((a & ~b).sum()), len(a))
 
 
+def compare_runs(reference: Sequence[dict], rows: Sequence[dict]) -> dict[str, PairedComparison]:
+    """Per-expression rows of two ``eval refer`` runs on the same expression file ("index", "image",
+    "text", "type", "correct" as in ``per_expression.csv``; "correct" may be the CSV text "True"/"False")
+    compared overall and per type; ValueError when the runs are not on the same expressions."""
+    if len(reference) != len(rows):
+        raise ValueError(f"the runs have {len(reference)} and {len(rows)} expressions; compare runs of one file")
+    for a, b in zip(reference, rows, strict=True):
+        if (str(a["image"]), str(a["text"])) != (str(b["image"]), str(b["text"])):
+            raise ValueError(f"expression {b['index']} differs between the runs: {a['image']} {a['text']!r} vs "
+                             f"{b['image']} {b['text']!r}")
+
+    def correct(row: dict) -> bool:
+        value = row["correct"]
+        return value if isinstance(value, bool) else str(value).strip().lower() == "true"
+
+    kinds = ["overall", *sorted({str(r.get("type", "all")) for r in rows})]
+    out = {}
+    for kind in kinds:
+        keep = [i for i, r in enumerate(rows) if kind == "overall" or str(r.get("type", "all")) == kind]
+        out[kind] = compare([correct(reference[i]) for i in keep], [correct(rows[i]) for i in keep])
+    return out
+
+
 def found_objects(gt: np.ndarray, gt_names: Sequence[str], detections: Sequence[Detection],
                   categories: Sequence[str], min_score: float, iou_threshold: float = 0.5) -> list[bool]:
     """Per ground-truth box of ``categories`` (in file order): found by a detection of its class scoring

@@ -162,14 +162,16 @@ def markdown_summary(summary: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def write_scores(out: Path, rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], header: str) -> str:
-    """per_expression.csv, summary.json and report.md in ``out``; returns the markdown."""
+def write_scores(out: Path, rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], header: str,
+                 extra: str = "") -> str:
+    """per_expression.csv, summary.json and report.md (``extra`` markdown after the table) in ``out``;
+    returns the markdown."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "per_expression.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["index"])
         writer.writeheader()
         writer.writerows(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    text = f"# Referring evaluation\n\n{header}\n\n{markdown_summary(summary)}\n"
+    text = f"# Referring evaluation\n\n{header}\n\n{markdown_summary(summary)}\n" + (f"\n{extra}\n" if extra else "")
     (out / "report.md").write_text(text, encoding="utf-8")
     return text
