@@ -91,6 +91,14 @@ def test_target_check_reports_margin_and_peers():
     assert "beats 1/2 peer fused inputs; not beaten: tardal 0.6200" in lines[1]
     assert "baselines max 0.7000" in lines[2]
     assert "NOT met" in target_check([_row("visible", "d", 0.58), _row("risfusenet", "d", 0.60)])[0]
+    # objects found at the operating score, item by item against every other input
+    found = {"visible": [True, False, False, True], "risfusenet": [True, True, True, False],
+             "tardal": [True, True, True, False]}
+    rows = [_row(k, "d", 0.5) for k in found]
+    for r in rows:
+        r.found = found[r.input]
+    paired = target_check(rows)[-1]
+    assert "visible +2 / -1 of 4 (p = 1)" in paired and "tardal +0 / -0 of 4 (p = 1)" in paired
 
 
 # ------------------------------------------------------------------------------------------------
@@ -137,7 +145,7 @@ def test_eval_detect_command_writes_summary_report_and_plot(tmp_path, tiny_msrs,
     for r in rows:  # the planted detector returns exactly the labelled boxes on every input
         assert float(r["mAP50"]) == pytest.approx(1.0) and float(r["mAP50_95"]) == pytest.approx(1.0)
         assert r["images"] == "2" and r["objects"] == "4"
-        assert r["AP50_bicycle"] == "nan"
+        assert r["AP50_bicycle"] == "nan" and r["found_at_0.25"] == "4"
     assert rows[2]["fused_images"].startswith("1 read from") and "1 fused on the fly" in rows[2]["fused_images"]
     report = (out / "report.md").read_text()
     assert "pycocotools" in report and (out / "summary.png").stat().st_size > 1000

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from ris_fusion_ros.core.detection.evaluation import found_objects
 from ris_fusion_ros.core.detection.types import Detection
-from ris_fusion_ros.core.evaluation.paired import compare, found_objects, sign_test_p
+from ris_fusion_ros.core.evaluation.paired import compare, sign_test_p
 
 
 def test_sign_test_matches_the_binomial_tails():

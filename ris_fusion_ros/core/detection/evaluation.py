@@ -18,13 +18,19 @@ import numpy as np
 from ..data.datasets import Pair, PairDataset
 from ..data.images import read_visible
 from ..errors import ConfigError, DataError
+from ..evaluation.paired import compare
 from .coco_eval import CocoAccumulator, CocoScores, evaluate
 from .detector import Detector
+from .nms import box_iou
+from .types import Detection
 
 SOURCE_INPUTS = ("visible", "infrared")
 CATEGORIES = ("person", "bicycle", "car")
 EVAL_CONF = 0.001  # YOLOv5 validation settings: keep low-score boxes so the PR curve is complete
 EVAL_IOU = 0.6
+#: The score a robot runs the detector at (the nodes' ``min_score``): objects found there are counted
+#: per input and compared item by item, next to mAP (which also ranks boxes below it).
+OPERATING_SCORE = 0.25
 
 
 @dataclass
@@ -77,6 +83,7 @@ class DetectionRow:
     detector: str
     scores: CocoScores
     provenance: str
+    found: list[bool] = field(default_factory=list)  # per ground-truth object: found at OPERATING_SCORE
 
     def as_dict(self) -> dict[str, object]:
         s = self.scores
@@ -85,6 +92,7 @@ class DetectionRow:
                                   "mAP50": round(s.map50, 4), "mAP50_95": round(s.map50_95, 4)}
         for name, value in s.ap50.items():
             row[f"AP50_{name}"] = round(value, 4)
+        row[f"found_at_{OPERATING_SCORE:g}"] = sum(self.found)
         row["fused_images"] = self.provenance
         return row
 
@@ -98,6 +106,7 @@ def evaluate_inputs(dataset: PairDataset, inputs: Sequence[InputSource], detecto
     if missing:
         raise ConfigError(f"data set {dataset.root} has no label class {missing} (classes: {names})")
     accs = {(i.name, d.name): CocoAccumulator(list(categories)) for i in inputs for d in detectors}
+    found: dict[tuple[str, str], list[bool]] = {key: [] for key in accs}
     records = dataset.records[:limit] if limit else dataset.records
     if not records:
         raise ConfigError("no pairs to evaluate")
@@ -111,7 +120,9 @@ def evaluate_inputs(dataset: PairDataset, inputs: Sequence[InputSource], detecto
             for detector in detectors:
                 dets = detector.detect(image)
                 accs[(source.name, detector.name)].add_image(image_id, width, height, pair.boxes, names, dets)
-    return [DetectionRow(i.name, d.name, evaluate(accs[(i.name, d.name)]), i.provenance)
+                found[(source.name, detector.name)] += found_objects(pair.boxes, names, dets, categories,
+                                                                     OPERATING_SCORE)
+    return [DetectionRow(i.name, d.name, evaluate(accs[(i.name, d.name)]), i.provenance, found[(i.name, d.name)])
             for d in detectors for i in inputs]
 
 
@@ -154,4 +165,35 @@ def target_check(rows: Sequence[DetectionRow], ours: str = "risfusenet", margin:
                          + (f"; not beaten: {', '.join(not_beaten)}" if not_beaten else ""))
         if rules:
             lines.append(f"{detector}: baselines " + ", ".join(f"{k} {v:.4f}" for k, v in rules.items()))
+        found = {r.input: r.found for r in rows if r.detector == detector}
+        if found[ours]:
+            versus = [f"{k} {compare(found[k], found[ours]).describe()}" for k in (*singles, *others, *rules)]
+            lines.append(f"{detector}: objects {ours} finds at score >= {OPERATING_SCORE:g} and the other input "
+                         f"does not / the reverse (McNemar): " + "; ".join(versus))
     return lines
+
+
+def found_objects(gt: np.ndarray, gt_names: Sequence[str], detections: Sequence[Detection],
+                  categories: Sequence[str], min_score: float, iou_threshold: float = 0.5) -> list[bool]:
+    """Per ground-truth box of ``categories`` (in file order): found by a detection of its class scoring
+    >= ``min_score`` at IoU >= ``iou_threshold`` (greedy by score, each detection used once, as COCO
+    matches). The operating point a robot runs at, not the whole precision-recall curve."""
+    rows = [(gt_names[int(c)] if int(c) < len(gt_names) else None, (x1, y1, x2, y2))
+            for c, x1, y1, x2, y2 in np.asarray(gt, dtype=np.float64).reshape(-1, 5)]
+    rows = [(name, box) for name, box in rows if name in categories]
+    found = [False] * len(rows)
+    for name in categories:
+        truth = [i for i, (n, _) in enumerate(rows) if n == name]
+        dets = sorted((d for d in detections if d.class_name == name and d.score >= min_score),
+                      key=lambda d: -d.score)
+        if not truth or not dets:
+            continue
+        iou = box_iou(np.array([d.box for d in dets], np.float64), np.array([rows[i][1] for i in truth], np.float64))
+        for k in range(len(dets)):
+            free = [j for j in range(len(truth)) if not found[truth[j]]]
+            if not free:
+                break
+            best = max(free, key=lambda j: iou[k, j])
+            if iou[k, best] >= iou_threshold:
+                found[truth[best]] = True
+    return found

@@ -32,7 +32,7 @@ import numpy as np
 from ..color import to_gray
 from ..data import PairDataset
 from ..detection.coco_eval import CocoAccumulator, CocoScores, evaluate
-from ..detection.evaluation import CATEGORIES
+from ..detection.evaluation import CATEGORIES, found_objects
 from ..errors import DataError
 from ..feedback import (
     DEFAULT_DILATE_PX,
@@ -45,7 +45,7 @@ from ..feedback import (
 )
 from ..referring.batch import score
 from .metrics import entropy, mutual_information, standard_deviation
-from .paired import compare, found_objects
+from .paired import compare
 
 REGION_METRICS = ("EN", "SD", "AG", "MI_ir", "MI_vis", "abs_change")
 

@@ -16,9 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..detection.nms import box_iou
-from ..detection.types import Detection
-
 
 @dataclass(frozen=True)
 class PairedComparison:
@@ -77,29 +74,3 @@ def compare_runs(reference: Sequence[dict], rows: Sequence[dict]) -> dict[str, P
         keep = [i for i, r in enumerate(rows) if kind == "overall" or str(r.get("type", "all")) == kind]
         out[kind] = compare([correct(reference[i]) for i in keep], [correct(rows[i]) for i in keep])
     return out
-
-
-def found_objects(gt: np.ndarray, gt_names: Sequence[str], detections: Sequence[Detection],
-                  categories: Sequence[str], min_score: float, iou_threshold: float = 0.5) -> list[bool]:
-    """Per ground-truth box of ``categories`` (in file order): found by a detection of its class scoring
-    >= ``min_score`` at IoU >= ``iou_threshold`` (greedy by score, each detection used once, as COCO
-    matches). The operating point a robot runs at, not the whole precision-recall curve."""
-    rows = [(gt_names[int(c)] if int(c) < len(gt_names) else None, (x1, y1, x2, y2))
-            for c, x1, y1, x2, y2 in np.asarray(gt, dtype=np.float64).reshape(-1, 5)]
-    rows = [(name, box) for name, box in rows if name in categories]
-    found = [False] * len(rows)
-    for name in categories:
-        truth = [i for i, (n, _) in enumerate(rows) if n == name]
-        dets = sorted((d for d in detections if d.class_name == name and d.score >= min_score),
-                      key=lambda d: -d.score)
-        if not truth or not dets:
-            continue
-        iou = box_iou(np.array([d.box for d in dets], np.float64), np.array([rows[i][1] for i in truth], np.float64))
-        for k in range(len(dets)):
-            free = [j for j in range(len(truth)) if not found[truth[j]]]
-            if not free:
-                break
-            best = max(free, key=lambda j: iou[k, j])
-            if iou[k, best] >= iou_threshold:
-                found[truth[best]] = True
-    return found
