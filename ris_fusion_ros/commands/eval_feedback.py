@@ -22,7 +22,7 @@ from ..core.data import open_dataset
 from ..core.detection import create_detector
 from ..core.detection.evaluation import CATEGORIES, EVAL_CONF, EVAL_IOU
 from ..core.errors import ConfigError
-from ..core.evaluation.feedback_eval import Variant, evaluate_feedback, summary_rows
+from ..core.evaluation.feedback_eval import LEANS, Variant, evaluate_feedback, summary_rows
 from ..core.feedback import DEFAULT_DILATE_PX, DEFAULT_FEATHER_PX, FEEDBACK_CLASSES, validate_strength
 from ..core.fusion import RuntimeOptions, create_method, require_conditioning
 from ..core.referring import Referrer
@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--search", action="store_true",
                         help="also run each setting with the search lean: when pass 1 finds none of the people a text "
                              "asks for, pass 2 leans the whole frame to infrared by the strength")
+    parser.add_argument("--toward", default="infrared",
+                        help="comma-separated: which source the fed-back region leans to, infrared (default: the "
+                             "control's + side) and/or visible (the - side; no search form)")
     parser.add_argument("--detector", default="yolov5n-seg",
                         help="yolov5n-seg (default), yolov5n, yolox-nano or an .onnx file")
     parser.add_argument("--method", default="risfusenet",
@@ -74,7 +77,11 @@ def variants_from_args(args: argparse.Namespace) -> list[Variant]:
         raise ConfigError(f"--dilate values must be >= 0, got {dilations}")
     gates = (False, True) if args.text_gate else (False,)
     searches = (False, True) if getattr(args, "search", False) else (False,)
-    variants = [Variant(s, d, g, search=f) for f in searches for g in gates for d in dilations for s in strengths]
+    leans = [t.strip() for t in args.toward.split(",") if t.strip()]
+    if not leans or any(t not in LEANS for t in leans):
+        raise ConfigError(f"--toward takes a comma-separated list of {', '.join(LEANS)}, got {args.toward!r}")
+    variants = [Variant(s, d, g, search=f, toward=t) for t in leans for f in searches for g in gates
+                for d in dilations for s in strengths if not (f and t != "infrared")]
     return variants
 
 
@@ -180,8 +187,9 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         f"scores >= {DEFAULT_MIN_SCORE:g}, second look down to {DEFAULT_SECOND_LOOK_SCORE:g}; detection mAP: "
         f"confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools).",
         "- Feedback (pass 2): control map = referred mask of pass 1 dilated by d px, feathered linearly over "
-        f"{DEFAULT_FEATHER_PX} px, times the strength s (+ leans to infrared); '+text' also feeds the referring "
-        "text's embedding to the text gate; '+search': when pass 1 found none of the people the text asks for, pass 2 "
+        f"{DEFAULT_FEATHER_PX} px, times the strength s (+ leans to infrared; 'toward visible' rows use -s); "
+        "'+text' also feeds the referring text's embedding to the text gate; '+search': when pass 1 found none of "
+        "the people the text asks for, pass 2 "
         "leans the whole frame to infrared by s. The same images, detector and referrer in every row.",
         f"- Detection rows: the feedback mask is the union of the pass-1 detections of {', '.join(FEEDBACK_CLASSES)} "
         f"scoring >= {DEFAULT_MIN_SCORE:g} (make the detected objects stand out); ground truth `labels/fusion`. "

@@ -33,7 +33,7 @@ from ..color import to_gray
 from ..data import PairDataset
 from ..detection.coco_eval import CocoAccumulator, CocoScores, evaluate
 from ..detection.evaluation import CATEGORIES, found_objects
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..feedback import (
     DEFAULT_DILATE_PX,
     FEEDBACK_CLASSES,
@@ -47,6 +47,7 @@ from ..referring.batch import score
 from .metrics import entropy, mutual_information, standard_deviation
 from .paired import compare
 
+LEANS = ("infrared", "visible")
 REGION_METRICS = ("EN", "SD", "AG", "MI_ir", "MI_vis", "abs_change")
 
 
@@ -58,6 +59,17 @@ class Variant:
     dilate_px: int = DEFAULT_DILATE_PX
     text_gate: bool = False
     search: bool = False  # a no-match for people: pass 2 leans the whole frame to infrared (core.feedback)
+    toward: str = "infrared"  # which source the referred region leans to: infrared (+control) or visible (-)
+
+    def __post_init__(self) -> None:
+        if self.toward not in LEANS:
+            raise ConfigError(f"a feedback lean goes toward one of {', '.join(LEANS)}, got '{self.toward}'")
+        if self.search and self.toward != "infrared":
+            raise ConfigError("the search lean looks for people in an infrared-like frame; it has no visible form")
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.toward == "infrared" else -1.0
 
     @property
     def is_plain(self) -> bool:
@@ -67,7 +79,8 @@ class Variant:
     def name(self) -> str:
         if self.is_plain:
             return "plain (no feedback)"
-        return (f"feedback s={self.strength:g} d={self.dilate_px}" + (" +text" if self.text_gate else "")
+        return (f"feedback s={self.strength:g} d={self.dilate_px}" + (" toward visible" if self.sign < 0 else "")
+                + (" +text" if self.text_gate else "")
                 + (" +search" if self.search else ""))
 
 
@@ -167,8 +180,8 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
             v = result.variant
             if v.text_gate or v.search or v.is_plain:
                 continue  # text gate and search need a referring text; detection feedback is control-only
-            control = feedback_control(detections_mask(confident, shape, FEEDBACK_CLASSES), shape, v.strength,
-                                       v.dilate_px)
+            control = v.sign * feedback_control(detections_mask(confident, shape, FEEDBACK_CLASSES), shape,
+                                                v.strength, v.dilate_px)
             detections = eval_detector.detect(fusion.fuse(ir, vis, control=control)) if control.any() else plain_eval
             result.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names, detections)
             result.found += found(detections)
@@ -188,7 +201,7 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
             for result in results[1:]:
                 v = result.variant
                 start = time.perf_counter()
-                control = selection_control(first.selection, shape, v.strength, v.dilate_px, v.search)
+                control = v.sign * selection_control(first.selection, shape, v.strength, v.dilate_px, v.search)
                 gate = text_embedding(text) if v.text_gate else None
                 if not control.any() and gate is None:
                     second = first  # no mask to feed back: pass 2 would be pass 1
@@ -223,7 +236,7 @@ def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[Varian
         v = result.variant
         scored, summary = score(list(expressions), result.predictions)
         overall = summary["overall"]
-        row: dict[str, Any] = {"variant": v.name, "strength": v.strength, "dilate_px": v.dilate_px,
+        row: dict[str, Any] = {"variant": v.name, "strength": v.strength, "toward": v.toward, "dilate_px": v.dilate_px,
                                "text_gate": v.text_gate, "search": v.search,
                                "expressions": overall["n"],
                                "acc50": overall["acc50"], "acc50_target": overall["acc50_target"],
