@@ -255,11 +255,25 @@ def test_fusion_stage_searches_after_a_person_no_match_and_follows_the_mask_once
     assert off._control(SHAPE) is None
 
 
-def test_eval_feedback_search_flag_adds_one_search_row_per_setting():
+def _feedback_variants(*options: str) -> list[str]:
+    """Variant names as ``eval feedback`` builds them from its real command line."""
     import argparse
 
-    from ris_fusion_ros.commands.eval_feedback import variants_from_args
+    from ris_fusion_ros.commands.eval_feedback import add_arguments, variants_from_args
 
-    args = argparse.Namespace(strength="0.5,1", dilate="4", text_gate=False, search=True)
-    names = [v.name for v in variants_from_args(args)]
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--expressions", "e.json", "--out", "o", *options])
+    return [v.name for v in variants_from_args(args)]
+
+
+def test_eval_feedback_search_flag_adds_one_search_row_per_setting():
+    names = _feedback_variants("--strength", "0.5,1", "--dilate", "4", "--search")
     assert names == ["feedback s=0.5 d=4", "feedback s=1 d=4", "feedback s=0.5 d=4 +search", "feedback s=1 d=4 +search"]
+
+
+def test_eval_feedback_toward_visible_adds_rows_without_a_search_form_and_rejects_unknown_leans():
+    names = _feedback_variants("--strength", "0.5", "--dilate", "4", "--search", "--toward", "infrared,visible")
+    assert names == ["feedback s=0.5 d=4", "feedback s=0.5 d=4 +search", "feedback s=0.5 d=4 toward visible"]
+    with pytest.raises(ConfigError, match="--toward"):
+        _feedback_variants("--toward", "thermal")
