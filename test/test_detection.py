@@ -279,6 +279,18 @@ def test_yolov5_and_yolox_layouts_are_recognised_from_row_counts(tmp_path):
     np.testing.assert_allclose(dets[0].box, (16, 16, 32, 32), atol=1e-4)
 
 
+def test_metadata_imgsz_reads_ultralytics_and_plain_forms_and_names_bad_ones():
+    from pathlib import Path
+
+    from ris_fusion_ros.core.detection.detector import metadata_imgsz
+
+    assert metadata_imgsz("[480, 640]", Path("m.onnx")) == (480, 640)
+    assert metadata_imgsz("800", Path("m.onnx")) == (800, 800)
+    for bad in ("[500, 640]", "big", "[1, 2, 3]", "None"):
+        with pytest.raises(ConfigError, match=r"m\.onnx: metadata imgsz"):
+            metadata_imgsz(bad, Path("m.onnx"))
+
+
 def test_bad_names_options_and_files_are_clear_errors(tmp_path):
     path = _constant_model(tmp_path / "v8.onnx", {"output0": _yolov8_prediction(2)})
     with pytest.raises(ConfigError, match="unknown detector option"):

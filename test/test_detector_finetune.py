@@ -174,7 +174,8 @@ def test_train_detector_command_mixes_inputs_and_caches_fused_frames(shared_root
     split.write_text("00008N\n")
     out, cache = tmp_path / "d.pt", tmp_path / "fused"
     args = ["--no-progress", "train", "detector", "--split", str(split), "--fusion", "average,infrared",
-            "--fused-from", str(cache), "--epochs", "1", "--batch", "1", "--model", "yolov5n", "--out", str(out)]
+            "--fused-from", str(cache), "--epochs", "1", "--batch", "1", "--model", "yolov5n", "--imgsz", "320",
+            "--out", str(out)]
     assert main(args) == 0
     assert (cache / "average" / "00008N.png").is_file() and not (cache / "infrared").exists()
     meta = json.loads(out.with_suffix(".json").read_text())
@@ -184,7 +185,14 @@ def test_train_detector_command_mixes_inputs_and_caches_fused_frames(shared_root
 
     props = {p.key: p.value for p in onnx.load(str(out.with_suffix(".onnx"))).metadata_props}
     assert props["finetuned_from"].startswith("yolov5n_coco.pt sha256 ")  # eval detect's report reads it
+    assert props["imgsz"] == "[320, 320]" and meta["config"]["canvas"] == [320, 320]
+    from ris_fusion_ros.core.detection import create_detector
+
+    # fed at the size it was trained at unless told otherwise
+    assert create_detector(str(out.with_suffix(".onnx"))).info()["input_size"].startswith("320x320 (rect")
+    assert create_detector(str(out.with_suffix(".onnx")), imgsz=640).info()["input_size"].startswith("640x640")
     assert main([*args[:6], "average,average", *args[7:]]) == 2  # the same input twice
+    assert main([*args[:-4], "--imgsz", "100", "--out", str(out)]) == 2  # not a multiple of 32
 
 
 def test_mosaic_puts_four_frames_around_the_centre_and_their_boxes_follow():

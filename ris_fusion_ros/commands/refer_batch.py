@@ -49,6 +49,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thermal-stream", action="store_true",
                         help="also run the detector on the infrared image and merge the people it finds (weighted "
                              "box fusion; one more detector run per image)")
+    parser.add_argument("--imgsz", type=int,
+                        help="detector letterbox size, a multiple of 32 (default: the size the model was trained at, "
+                             "from its ONNX metadata, else 640)")
     parser.add_argument("--limit", type=int, help="only the first N expressions (quick checks)")
     add_runtime_args(parser)
 
@@ -68,7 +71,7 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     min_score, second_look = validate_scores(args.conf, args.second_look)
     floor = stream_floor(candidate_floor(min_score, second_look), args.thermal_stream)
     source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, floor,
-                                   args.fusion, args.thermal_stream)
+                                   args.fusion, args.thermal_stream, args.imgsz)
     # ground-truth instances are real objects by definition: the thermal check is for detections only
     referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None, min_score=min_score,
                         second_look_score=second_look)

@@ -34,17 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="layers kept frozen, from the input (default 10 = the backbone; 0 = train all)")
     parser.add_argument("--mosaic", type=float, default=0.0,
                         help="share of the augmented draws that are four-frame mosaics, 0-1 (default 0)")
+    parser.add_argument("--imgsz", type=int, default=640,
+                        help="square training canvas, a multiple of 32 (default 640); stored in the ONNX metadata, "
+                             "so the model is later fed at this size unless told otherwise")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
 def default_output(model: str, inputs: list[str], split: str | None, seed: int, freeze: int,
-                   mosaic: float = 0.0) -> Path:
+                   mosaic: float = 0.0, imgsz: int = 640) -> Path:
     from ..core.paths import model_cache_dir
 
     split_name = Path(split).stem if split else "all"
     name = inputs[0] if len(inputs) == 1 else f"{inputs[0]}-mix{len(inputs)}"
-    tag = f"-m{mosaic:g}" if mosaic > 0 else ""
+    tag = (f"-m{mosaic:g}" if mosaic > 0 else "") + (f"-i{imgsz}" if imgsz != 640 else "")
     return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{name}-{split_name}-f{freeze}{tag}-s{seed}.pt"
 
 
@@ -87,18 +90,21 @@ def run(args: argparse.Namespace) -> int:
     inputs = [t.strip() for t in args.fusion.split(",") if t.strip()]
     if not inputs or len(set(inputs)) != len(inputs):
         raise ConfigError(f"--fusion needs distinct input names, got {args.fusion!r}")
+    if not 0.0 <= args.mosaic <= 1.0:
+        raise ConfigError(f"--mosaic must be within [0, 1], got {args.mosaic}")
+    if args.imgsz < 64 or args.imgsz % 32:
+        raise ConfigError(f"--imgsz must be a multiple of 32 and at least 64, got {args.imgsz}")
     dataset = open_dataset(args.dataset, args.data_root, split=args.split, shared=args.shared_root)
     base = weights_dir(args.shared_root) / WEIGHT_FILES[args.model]
     renderers = _renderers(inputs, Path(args.fused_from) if args.fused_from else None, args.threads)
     samples = build_samples(dataset, renderers, class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress))
-    if not 0.0 <= args.mosaic <= 1.0:
-        raise ConfigError(f"--mosaic must be within [0, 1], got {args.mosaic}")
     out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze,
-                                                         args.mosaic)
+                                                         args.mosaic, args.imgsz)
     config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
-                            frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic))
+                            frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic),
+                            canvas=(args.imgsz, args.imgsz))
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]), "dataset": str(dataset.root),
                   "split": args.split, "inputs": inputs}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)

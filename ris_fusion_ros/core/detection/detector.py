@@ -9,6 +9,7 @@ is scaled to fit ``imgsz`` and padded only to a multiple of 32: a 640x480 frame 
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,6 +175,15 @@ def _pair(imgsz: int | Sequence[int]) -> tuple[int, int]:
     return values  # type: ignore[return-value]
 
 
+def metadata_imgsz(text: str, path: Path) -> tuple[int, int]:
+    """The letterbox size a model file says it was trained at (``"[800, 800]"`` or ``"640"``)."""
+    try:
+        value = ast.literal_eval(text)
+        return _pair(value if isinstance(value, (list, tuple)) else int(value))
+    except (ValueError, SyntaxError, TypeError, ConfigError) as exc:
+        raise ConfigError(f"{path}: metadata imgsz {text[:40]!r} is not one or two multiples of 32") from exc
+
+
 def weights_dir(shared: str | None = None) -> Path:
     return shared_root(shared) / "weights" / "detectors"
 
@@ -209,11 +219,14 @@ def create_detector(name: str, runtime: Any = None, shared: str | None = None, *
     ``runtime`` is a :class:`~ris_fusion_ros.core.fusion.RuntimeOptions` (default ONNX Runtime,
     CPU, fp32, 2 threads). Options: conf, iou, max_det, agnostic, classes (ids to keep), imgsz,
     rect, layout (force yolov5 / yolov8 / yolox), bgr, scale, center, coeff_times_obj, names.
-    The YOLOv5 models are exported to the model cache on first use (ONNX Runtime, TensorRT).
+    A dynamic-size ONNX file is fed at the ``imgsz`` of its metadata (the size it was trained at) unless
+    ``imgsz`` is given. The YOLOv5 models are exported to the model cache on first use (ONNX Runtime, TensorRT).
     """
     from ...backends import ModelArtifacts, create_backend
     from ..fusion.registry import RuntimeOptions
 
+    if options.get("imgsz", 0) is None:
+        del options["imgsz"]  # "not given" from a command line
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise ConfigError(f"unknown detector option(s) {unknown}; known: {', '.join(OPTIONS)}")
@@ -235,6 +248,8 @@ def create_detector(name: str, runtime: Any = None, shared: str | None = None, *
                            decode.LAYOUTS else None)
         if header.input_shape[2] is not None and header.input_shape[3] is not None:
             options["input_hw"] = (header.input_shape[2], header.input_shape[3])
+        elif "imgsz" in header.metadata and options.get("imgsz") is None:
+            options["imgsz"] = metadata_imgsz(header.metadata["imgsz"], path)  # dynamic: the size it was trained at
         options["input_name"] = header.input_name
     else:
         raise ConfigError(f"unknown detector '{name}'; use one of {', '.join(NAMED_MODELS)} or a path to an .onnx file")

@@ -66,7 +66,8 @@ def export_yolov5(weights: Path, out: Path | None = None, *, force: bool = False
                               dynamic_axes=axes, opset_version=opset, dynamo=False)
         proto = onnx.load(str(tmp))
         names = {i: str(n) for i, n in enumerate(ckpt["names"])}
-        meta = {"names": repr(names), "layout": "yolov5", "stride": "32", "imgsz": "[640, 640]",
+        imgsz = [int(v) for v in ckpt.get("imgsz", [640, 640])]  # the size it was trained at
+        meta = {"names": repr(names), "layout": "yolov5", "stride": "32", "imgsz": str(imgsz),
                 "task": "segment" if segmentation else "detect",
                 "weights_sha256": yolov5.file_sha256(weights),
                 "license": "weights: AGPL-3.0 (Ultralytics YOLOv5); do not redistribute this file"}

@@ -45,9 +45,11 @@ class InstanceSource:
     @classmethod
     def create(cls, kind: str, detector_name: str = "yolov5n-seg", input_kind: str = "fused", runtime: Any = None,
                shared: str | None = None, conf: float | None = None,
-               fusion_method: str = "risfusenet", thermal_stream: bool = False) -> InstanceSource:
+               fusion_method: str = "risfusenet", thermal_stream: bool = False,
+               imgsz: int | None = None) -> InstanceSource:
         """``conf``: the detector's floor (with ``thermal_stream`` give half the floor the merged boxes need:
-        a merged box keeps the mean score of its two streams)."""
+        a merged box keeps the mean score of its two streams). ``imgsz``: letterbox size (default: the
+        model's own, see :func:`create_detector`)."""
         if kind not in INSTANCE_SOURCES:
             raise ConfigError(f"--instances must be one of {', '.join(INSTANCE_SOURCES)}, got '{kind}'")
         if input_kind not in INPUTS:
@@ -60,7 +62,7 @@ class InstanceSource:
         from ..detection import create_detector
 
         keep = [COCO_CLASSES.index(c) for c in ROAD_CLASSES]
-        options: dict[str, Any] = {"classes": keep}
+        options: dict[str, Any] = {"classes": keep, "imgsz": imgsz}
         if conf is not None:
             options["conf"] = conf
         detector = create_detector(detector_name, runtime, shared, **options)

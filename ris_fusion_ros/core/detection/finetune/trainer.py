@@ -177,6 +177,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     state = {k: v.detach().clone() for k, v in ema.model.state_dict().items()}
     checkpoint = {k: v for k, v in base.items() if k != "state_dict"} | {"state_dict": state}
     checkpoint["finetuned_from"] = f"{Path(weights).name} sha256 {file_sha256(weights)}"
+    checkpoint["imgsz"] = list(config.canvas)  # the letterbox size it was trained at: the export's default
     tmp = out.with_name(out.name + ".tmp")
     torch.save(checkpoint, tmp)
     tmp.replace(out)
