@@ -44,6 +44,9 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
               constraints="onnxruntime, torch or tensorrt"),
     ParamSpec("device", "cpu", "device of the detector (cpu, cuda, cuda:N)", read_only=True),
     ParamSpec("threads", 2, "CPU threads of the backend (0 = runtime default)", 0, 256, read_only=True),
+    ParamSpec("imgsz", 0, "detector letterbox size, a multiple of 32 (larger finds smaller objects, costs more); 0 = "
+              "the model's own: the size in its ONNX metadata, else 640; fixed-size models keep theirs", 0, 4096,
+              read_only=True),
     ParamSpec("min_score", 0.25, "detections below this confidence are dropped", 0.0, 1.0, read_only=True),
     ParamSpec("second_look_score", 0.15, "referring: a text naming a category that matched none of the detections "
               ">= min_score is matched again down to this confidence (published detections stay >= min_score); "
@@ -65,7 +68,7 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
 def create_detection(values: dict[str, Any]) -> DetectionStage:
     runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
     return DetectionStage.create(values["detector"], runtime, values["min_score"], values["second_look_score"],
-                                 bool(values["thermal_stream"]))
+                                 bool(values["thermal_stream"]), values["imgsz"])
 
 
 class SharedDetection:

@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "homography": IDENTITY,
     "calibration_file": "",
     "detector": "yolox-nano",
+    "imgsz": 0,  # detector letterbox size; 0 = the model's own (ONNX metadata, else 640)
     "min_score": 0.25,
     "second_look_score": 0.15,  # referring: a category text that matched nothing >= min_score looks down to this
     "thermal_stream": False,  # referring: also detect people on the thermal frame and merge them (one more run)

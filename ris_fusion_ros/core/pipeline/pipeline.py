@@ -70,7 +70,7 @@ class Pipeline:
             runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
             detection = DetectionStage.create(values["detector"], runtime, values["min_score"],
                                               values["second_look_score"] if refer else None,
-                                              bool(values["thermal_stream"]) and refer)
+                                              bool(values["thermal_stream"]) and refer, values["imgsz"])
         if refer:
             referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
                                               values["second_look_score"])

@@ -190,14 +190,17 @@ class DetectionStage:
 
     @classmethod
     def create(cls, name: str, runtime: RuntimeOptions, min_score: float = 0.25,
-               candidate_score: float | None = None, thermal_stream: bool = False) -> DetectionStage:
-        """Load ``name`` ("yolox-nano", "yolov5n", "yolov5n-seg" or a .onnx path) with the detection core."""
+               candidate_score: float | None = None, thermal_stream: bool = False, imgsz: int = 0) -> DetectionStage:
+        """Load ``name`` ("yolox-nano", "yolov5n", "yolov5n-seg" or a .onnx path) with the detection core;
+        ``imgsz`` 0 = the model's own letterbox size."""
         try:
             from ..detection import create_detector
         except ImportError as exc:
             raise ConfigError(f"the detection core is not available in this installation ({exc})") from exc
         floor = stream_floor(candidate_floor(min_score, candidate_score), thermal_stream)
-        return cls(create_detector(name, runtime=runtime, conf=floor), min_score, candidate_score, thermal_stream)
+        size = {"imgsz": int(imgsz)} if imgsz else {}
+        return cls(create_detector(name, runtime=runtime, conf=floor, **size), min_score, candidate_score,
+                   thermal_stream)
 
     @property
     def class_names(self) -> list[str]:
