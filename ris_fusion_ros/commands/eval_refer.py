@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare-to", metavar="DIR",
                         help="an earlier eval refer output (DIR or DIR/per_expression.csv) on the same expressions: "
                              "add the expressions only one of the two runs gets right, with McNemar's exact p-value")
+    parser.add_argument("--label-audit", metavar="DIRS",
+                        help="comma-separated label folders under the data root annotated on other images (MSRS: "
+                             "labels/ir,labels/vi): their objects that the ground truth lacks are added as instances "
+                             "and expressions whose answer then changes are reported as ambiguous (accuracy on the "
+                             "unambiguous ones and with either answer counted, next to the strict figure)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +52,27 @@ def run(args: argparse.Namespace) -> int:
     rows, summary = score(expressions, predictions)
     header = f"Expressions: {args.expressions}; {description}."
     extra = paired_section(args.compare_to, rows) if args.compare_to else ""
+    if args.label_audit:
+        rows, audit = label_audit(args, expressions, predictions, rows)
+        extra = "\n\n".join(t for t in (extra, audit) if t)
     print(write_scores(out, rows, summary, header, extra))
     return 0
+
+
+def label_audit(args: argparse.Namespace, expressions: list[dict], predictions: list[dict],
+                rows: list[dict]) -> tuple[list[dict], str]:
+    """Rows with ``ambiguous`` / ``correct_either`` and the audit's markdown (see core/referring/label_audit)."""
+    from tqdm import tqdm
+
+    from ..core.data import open_dataset
+    from ..core.referring.label_audit import alternative_answers, audit_markdown, audit_rows
+
+    dirs = [d.strip() for d in args.label_audit.split(",") if d.strip()]
+    dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
+    progress = None if args.no_progress else (lambda items: tqdm(items, desc="label audit", unit="image"))
+    alternatives = alternative_answers(dataset, expressions, dirs, progress)
+    rows = audit_rows(rows, predictions, alternatives)
+    return rows, audit_markdown(rows, dirs)
 
 
 def paired_section(reference: str, rows: list[dict]) -> str:

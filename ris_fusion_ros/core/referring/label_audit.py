@@ -1,0 +1,129 @@
+"""Which referring expressions have a second defensible answer because the ground truth leaves objects out.
+
+MSRS ships three label sets per image, annotated on the fused, the infrared and the visible image. The
+fused set is the ground truth, but the other two name objects it lacks (on the 48 held-out dev images,
+49 people are only in ``labels/ir``). An expression such as "the leftmost person" then has a second
+answer, the leftmost of *all* labelled people, and a detector that finds the unlabelled person is
+scored wrong for it. The audit re-answers every expression with the same referrer over the ground-truth
+instances plus those extra objects; where that answer differs from the stored one, the expression is
+*ambiguous* and its alternative answer is kept, so an evaluation can report accuracy on the unambiguous
+expressions and accuracy when either answer counts, next to the strict figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import PairDataset
+from ..data.labels import read_yolo_labels
+from ..errors import ConfigError
+from .instances import detections_from_boxes
+from .metrics import box_union_iou
+from .referrer import Referrer
+from .thermal_check import ThermalCheck
+
+SAME_OBJECT_IOU = 0.5  # a box of another label set with this IoU to a same-class box is the same object
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (N, 4) and (M, 4) boxes."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def extra_objects(truth: np.ndarray, others: Sequence[np.ndarray], iou: float = SAME_OBJECT_IOU) -> np.ndarray:
+    """Rows ``class_id, x1, y1, x2, y2`` of ``others`` that match no same-class box of ``truth`` (nor an
+    earlier extra one, so an object both other sets name is added once)."""
+    kept = np.asarray(truth, np.float64).reshape(-1, 5)
+    extra: list[np.ndarray] = []
+    for rows in others:
+        for row in np.asarray(rows, np.float64).reshape(-1, 5):
+            same = kept[kept[:, 0] == row[0]]
+            if len(same) and _iou_matrix(row[None, 1:], same[:, 1:]).max() >= iou:
+                continue
+            extra.append(row)
+            kept = np.vstack([kept, row])
+    return np.asarray(extra, np.float64).reshape(-1, 5)
+
+
+def alternative_answers(dataset: PairDataset, expressions: Sequence[dict[str, Any]], label_dirs: Sequence[str],
+                        progress: Callable[[Iterable], Iterable] | None = None) -> list[list[list[float]] | None]:
+    """Per expression: the boxes the referrer selects when the objects of ``label_dirs`` (folders under the
+    data root, e.g. ``labels/ir``) that the ground truth lacks are added as instances, or None when that
+    answer equals the stored one (IoU of the box unions >= 0.5, or both empty)."""
+    folders = [Path(dataset.root) / d for d in label_dirs]
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigError(f"label audit: {folder} is not a folder of YOLO label files")
+    referrer = Referrer(thermal_check=ThermalCheck(0.0))  # labelled boxes are real objects: no thermal check
+    records = {r.pair_id: r for r in dataset.records}
+    by_image: dict[str, list[int]] = {}
+    for index, entry in enumerate(expressions):
+        by_image.setdefault(entry["image"], []).append(index)
+    answers: list[list[list[float]] | None] = [None] * len(expressions)
+    items = list(by_image.items())
+    for pair_id, indices in (progress(items) if progress else items):
+        pair = dataset.load(records[pair_id])
+        width, height = pair.size
+        others = [read_yolo_labels(folder / f"{pair_id}.txt", width, height) for folder in folders
+                  if (folder / f"{pair_id}.txt").is_file()]
+        extra = extra_objects(pair.boxes, others)
+        if not len(extra):
+            continue
+        instances = detections_from_boxes(np.vstack([pair.boxes.reshape(-1, 5), extra]), dataset.class_names)
+        for index in indices:
+            selection = referrer.refer(expressions[index]["text"], instances, pair.size, thermal=pair.ir)
+            boxes = [[round(float(v), 2) for v in instances[i].box] for i in selection.selected]
+            truth = expressions[index].get("boxes", [])
+            if box_union_iou(boxes, truth, pair.size) < 0.5:  # two empty sets give IoU 1: not ambiguous
+                answers[index] = boxes
+    return answers
+
+
+def audit_rows(rows: list[dict[str, Any]], predictions: Sequence[dict[str, Any]],
+               alternatives: Sequence[list[list[float]] | None]) -> list[dict[str, Any]]:
+    """``rows`` of :func:`~.batch.score` with ``ambiguous`` and ``correct_either`` (right against the stored
+    answer or the alternative one) added."""
+    out = []
+    for row, pred, alternative in zip(rows, predictions, alternatives, strict=True):
+        either = bool(row["correct"])
+        if alternative is not None and not either:
+            if not alternative:
+                either = bool(pred["empty"])
+            else:
+                size = tuple(pred.get("size", (0, 0)))
+                either = not pred["empty"] and box_union_iou(pred["boxes"], alternative, size) >= 0.5
+        out.append(row | {"ambiguous": alternative is not None, "correct_either": either})
+    return out
+
+
+def audit_markdown(rows: Sequence[dict[str, Any]], label_dirs: Sequence[str]) -> str:
+    """Per type: how many expressions are ambiguous, accuracy strict / on the unambiguous ones / either answer."""
+
+    def line(kind: str, group: Sequence[dict[str, Any]]) -> str:
+        clear = [r for r in group if not r["ambiguous"]]
+        acc = np.mean([bool(r["correct"]) for r in group])
+        clear_acc = f"{np.mean([bool(r['correct']) for r in clear]):.3f}" if clear else "–"
+        either = np.mean([r["correct_either"] for r in group])
+        label = f"**{kind}**" if kind == "overall" else kind
+        return f"| {label} | {len(group)} | {len(group) - len(clear)} | {acc:.3f} | {clear_acc} | {either:.3f} |"
+
+    lines = [f"Label audit: objects in {', '.join(label_dirs)} that the ground truth lacks (IoU < "
+             f"{SAME_OBJECT_IOU} to every same-class box) added as instances; an expression whose answer then "
+             "changes is ambiguous (its alternative answer is what the same referrer picks over all labelled "
+             "objects).", "",
+             "| type | n | ambiguous | acc@0.5 | acc@0.5, unambiguous only | acc@0.5, either answer |",
+             "|---|---|---|---|---|---|", line("overall", rows)]
+    for kind in sorted({r["type"] for r in rows}):
+        lines.append(line(kind, [r for r in rows if r["type"] == kind]))
+    return "\n".join(lines)
