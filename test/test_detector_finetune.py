@@ -85,6 +85,32 @@ def test_build_samples_renders_every_input_and_refuses_mismatched_sizes(shared_r
         build_samples(dataset, [lambda pair: pair.vis, lambda pair: pair.ir[:100]], names)
 
 
+def test_build_samples_adds_the_objects_other_annotations_name_and_the_labels_lack(tmp_path):
+    from PIL import Image
+
+    from ris_fusion_ros.core.data import open_dataset
+    from ris_fusion_ros.core.detection.finetune.samples import build_samples
+    from ris_fusion_ros.core.errors import ConfigError
+
+    root = tmp_path / "pairs"
+    for sub in ("ir", "vi", "labels/fusion", "labels/ir"):
+        (root / sub).mkdir(parents=True)
+    Image.fromarray(np.zeros((48, 64), np.uint8)).save(root / "ir" / "a.png")
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(root / "vi" / "a.png")
+    (root / "labels" / "classes.txt").write_text("0 person\n1 bicycle\n2 car\n")
+    (root / "labels" / "fusion" / "a.txt").write_text("0 0.25 0.5 0.125 0.5\n")  # person at x 12-20
+    # the same person (IoU >= 0.5) and a car at x 40-56 that the training labels lack
+    (root / "labels" / "ir" / "a.txt").write_text("0 0.26 0.5 0.125 0.5\n2 0.75 0.5 0.25 0.25\n")
+    dataset = open_dataset("msrs", data_root=root)
+    names = ["person", "bicycle", "car"]
+    (plain,) = build_samples(dataset, lambda pair: pair.vis, names)
+    (sample,) = build_samples(dataset, lambda pair: pair.vis, names, extra_labels=[root / "labels" / "ir"])
+    np.testing.assert_allclose(plain.boxes, [[0, 12, 12, 20, 36]])
+    np.testing.assert_allclose(sample.boxes, [[0, 12, 12, 20, 36], [2, 40, 18, 56, 30]])
+    with pytest.raises(ConfigError, match="not a folder"):
+        build_samples(dataset, lambda pair: pair.vis, names, extra_labels=[root / "labels" / "vi"])
+
+
 def test_jittered_boxes_stay_on_the_canvas_and_keep_their_pixels():
     rng = np.random.default_rng(1)
     image = np.zeros((48, 64, 3), np.uint8)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ris_fusion_ros.cli import main
-from ris_fusion_ros.core.referring.label_audit import extra_objects
+from ris_fusion_ros.core.detection.merge import extra_objects
 
 W, H = 640, 480
 

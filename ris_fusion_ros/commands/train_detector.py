@@ -37,17 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imgsz", type=int, default=640,
                         help="square training canvas, a multiple of 32 (default 640); stored in the ONNX metadata, "
                              "so the model is later fed at this size unless told otherwise")
+    parser.add_argument("--extra-labels", metavar="DIRS",
+                        help="comma-separated label folders under the data root annotated on other images of the same "
+                             "pairs (MSRS: labels/ir,labels/vi); their objects the training labels lack are added")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
 def default_output(model: str, inputs: list[str], split: str | None, seed: int, freeze: int,
-                   mosaic: float = 0.0, imgsz: int = 640) -> Path:
+                   mosaic: float = 0.0, imgsz: int = 640, extra_labels: bool = False) -> Path:
     from ..core.paths import model_cache_dir
 
     split_name = Path(split).stem if split else "all"
     name = inputs[0] if len(inputs) == 1 else f"{inputs[0]}-mix{len(inputs)}"
-    tag = (f"-m{mosaic:g}" if mosaic > 0 else "") + (f"-i{imgsz}" if imgsz != 640 else "")
+    tag = (f"-m{mosaic:g}" if mosaic > 0 else "") + (f"-i{imgsz}" if imgsz != 640 else "") + \
+        ("-xl" if extra_labels else "")
     return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{name}-{split_name}-f{freeze}{tag}-s{seed}.pt"
 
 
@@ -97,16 +101,17 @@ def run(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.dataset, args.data_root, split=args.split, shared=args.shared_root)
     base = weights_dir(args.shared_root) / WEIGHT_FILES[args.model]
     renderers = _renderers(inputs, Path(args.fused_from) if args.fused_from else None, args.threads)
+    extra = [dataset.root / d.strip() for d in (args.extra_labels or "").split(",") if d.strip()]
     samples = build_samples(dataset, renderers, class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
-                                                        disable=args.no_progress))
+                                                        disable=args.no_progress), extra_labels=extra)
     out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze,
-                                                         args.mosaic, args.imgsz)
+                                                         args.mosaic, args.imgsz, bool(extra))
     config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
                             frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic),
                             canvas=(args.imgsz, args.imgsz))
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]), "dataset": str(dataset.root),
-                  "split": args.split, "inputs": inputs}
+                  "split": args.split, "inputs": inputs, "extra_labels": [str(d) for d in extra]}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)
     onnx_path = export_yolov5(checkpoint, checkpoint.with_suffix(".onnx"), force=True)
     print(f"trained on {len(samples)} pairs of {dataset.root} ({args.split or 'all'}); wrote {checkpoint}, "

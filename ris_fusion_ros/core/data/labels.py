@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,10 @@ def read_yolo_labels(path: Path, width: int, height: int) -> np.ndarray:
         x2, y2 = (cx + w / 2) * width, (cy + h / 2) * height
         rows.append([cls, max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)])
     return np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+
+
+def read_label_sets(folders: Sequence[Path], pair_id: str, width: int, height: int) -> list[np.ndarray]:
+    """The boxes of ``pair_id`` in each folder of YOLO files that has a file for it (other annotations of
+    the same image, e.g. MSRS ``labels/ir`` and ``labels/vi``)."""
+    return [read_yolo_labels(folder / f"{pair_id}.txt", width, height) for folder in folders
+            if (folder / f"{pair_id}.txt").is_file()]

@@ -19,41 +19,13 @@ from typing import Any
 import numpy as np
 
 from ..data import PairDataset
-from ..data.labels import read_yolo_labels
+from ..data.labels import read_label_sets
+from ..detection.merge import SAME_OBJECT_IOU, extra_objects
 from ..errors import ConfigError
 from .instances import detections_from_boxes
 from .metrics import box_union_iou
 from .referrer import Referrer
 from .thermal_check import ThermalCheck
-
-SAME_OBJECT_IOU = 0.5  # a box of another label set with this IoU to a same-class box is the same object
-
-
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) boxes."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def extra_objects(truth: np.ndarray, others: Sequence[np.ndarray], iou: float = SAME_OBJECT_IOU) -> np.ndarray:
-    """Rows ``class_id, x1, y1, x2, y2`` of ``others`` that match no same-class box of ``truth`` (nor an
-    earlier extra one, so an object both other sets name is added once)."""
-    kept = np.asarray(truth, np.float64).reshape(-1, 5)
-    extra: list[np.ndarray] = []
-    for rows in others:
-        for row in np.asarray(rows, np.float64).reshape(-1, 5):
-            same = kept[kept[:, 0] == row[0]]
-            if len(same) and _iou_matrix(row[None, 1:], same[:, 1:]).max() >= iou:
-                continue
-            extra.append(row)
-            kept = np.vstack([kept, row])
-    return np.asarray(extra, np.float64).reshape(-1, 5)
 
 
 def alternative_answers(dataset: PairDataset, expressions: Sequence[dict[str, Any]], label_dirs: Sequence[str],
@@ -75,9 +47,7 @@ def alternative_answers(dataset: PairDataset, expressions: Sequence[dict[str, An
     for pair_id, indices in (progress(items) if progress else items):
         pair = dataset.load(records[pair_id])
         width, height = pair.size
-        others = [read_yolo_labels(folder / f"{pair_id}.txt", width, height) for folder in folders
-                  if (folder / f"{pair_id}.txt").is_file()]
-        extra = extra_objects(pair.boxes, others)
+        extra = extra_objects(pair.boxes, read_label_sets(folders, pair_id, width, height))
         if not len(extra):
             continue
         instances = detections_from_boxes(np.vstack([pair.boxes.reshape(-1, 5), extra]), dataset.class_names)

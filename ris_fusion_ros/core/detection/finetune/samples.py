@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ...data.labels import read_label_sets
 from ...errors import ConfigError
 from ..letterbox import FILL
+from ..merge import extra_objects
 
 MIN_BOX_SIDE = 2.0  # pixels; smaller remnants of cropped boxes are dropped
 MIN_KEPT_AREA = 0.3  # share of a box that must stay inside the canvas
@@ -193,14 +196,20 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 
 def build_samples(dataset, render: Callable[[object], np.ndarray] | Sequence[Callable[[object], np.ndarray]],
-                  model_names: Sequence[str], progress=lambda items: items) -> list[Sample]:
+                  model_names: Sequence[str], progress=lambda items: items,
+                  extra_labels: Sequence[Path] = ()) -> list[Sample]:
     """One :class:`Sample` per labelled pair of ``dataset``; ``render(pair)`` -> uint8 RGB or gray image.
 
-    Several renderers give each sample alternatives (the first one is the primary image).
+    Several renderers give each sample alternatives (the first one is the primary image). ``extra_labels``:
+    folders of other annotations of the same images (MSRS ``labels/ir``, ``labels/vi``); their objects that
+    the data set's labels lack are added, so an object one annotator left out is not taught as background.
     """
     renderers = [render] if callable(render) else list(render)
     if not renderers:
         raise ConfigError("build_samples needs at least one way to render a pair")
+    for folder in extra_labels:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"extra labels: {folder} is not a folder of YOLO label files")
     samples = []
     for record in progress(dataset.records):
         pair = dataset.load(record)
@@ -209,6 +218,11 @@ def build_samples(dataset, render: Callable[[object], np.ndarray] | Sequence[Cal
         images = [_rgb(r(pair)) for r in renderers]
         if any(im.shape != images[0].shape for im in images):
             raise ConfigError(f"pair {pair.pair_id}: the inputs differ in size {[im.shape for im in images]}")
-        samples.append(Sample(pair.pair_id, images[0], map_classes(pair.boxes, dataset.class_names, model_names),
+        boxes = pair.boxes.reshape(-1, 5)
+        if extra_labels:
+            width, height = pair.size
+            others = read_label_sets([Path(f) for f in extra_labels], pair.pair_id, width, height)
+            boxes = np.vstack([boxes, extra_objects(boxes, others)])
+        samples.append(Sample(pair.pair_id, images[0], map_classes(boxes, dataset.class_names, model_names),
                               tuple(images[1:])))
     return samples
