@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.dataset, args.data_root, split=args.split, shared=args.shared_root)
     base = weights_dir(args.shared_root) / WEIGHT_FILES[args.model]
     renderers = _renderers(inputs, Path(args.fused_from) if args.fused_from else None, args.threads)
-    extra = [dataset.root / d.strip() for d in (args.extra_labels or "").split(",") if d.strip()]
+    extra = [d.strip() for d in (args.extra_labels or "").split(",") if d.strip()]
     samples = build_samples(dataset, renderers, class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress), extra_labels=extra)
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
                             frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic),
                             canvas=(args.imgsz, args.imgsz))
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]), "dataset": str(dataset.root),
-                  "split": args.split, "inputs": inputs, "extra_labels": [str(d) for d in extra]}
+                  "split": args.split, "inputs": inputs, "extra_labels": extra}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)
     onnx_path = export_yolov5(checkpoint, checkpoint.with_suffix(".onnx"), force=True)
     print(f"trained on {len(samples)} pairs of {dataset.root} ({args.split or 'all'}); wrote {checkpoint}, "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 
 
 def read_class_names(path: Path) -> list[str]:
@@ -52,6 +52,16 @@ def read_yolo_labels(path: Path, width: int, height: int) -> np.ndarray:
         x2, y2 = (cx + w / 2) * width, (cy + h / 2) * height
         rows.append([cls, max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)])
     return np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+
+
+def label_folders(root: Path, names: Sequence[str | Path]) -> list[Path]:
+    """Folders of other annotations of a data set's images (``labels/ir``: relative to ``root``, or
+    absolute); ConfigError naming the first one that is not a folder."""
+    folders = [Path(root) / name for name in names]
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigError(f"{folder} is not a folder of YOLO label files")
+    return folders
 
 
 def read_label_sets(folders: Sequence[Path], pair_id: str, width: int, height: int) -> list[np.ndarray]:

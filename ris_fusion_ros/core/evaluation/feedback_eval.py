@@ -153,6 +153,7 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
     results = [plain] + [VariantResult(v) for v in variants]
     for result in results:
         result.predictions = [{}] * len(expressions)
+    floor = referrer.min_score  # the referrer's score floor: feedback masks and objects found are taken there
     images = list(by_image.items())
     for image_id, (pair_id, indices) in enumerate(progress(images) if progress else images, start=1):
         pair = dataset.load(records[pair_id])
@@ -169,9 +170,8 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
         plain_gray = to_gray(plain_fused)
         # the detection feedback feeds back what the detector reports (the referrer's min_score), not the
         # second-look candidates below it
-        confident = [d for d in plain_dets if d.score >= getattr(referrer, "min_score", 0.0)]
+        confident = [d for d in plain_dets if d.score >= floor]
         # detection: plain vs the union of pass-1 detections of person/bicycle/car as feedback
-        floor = getattr(referrer, "min_score", 0.25)
         found = _found_objects_by(pair.boxes, dataset.class_names, floor)
         plain_eval = eval_detector.detect(plain_fused)
         plain.detection.add_image(image_id, width, height, pair.boxes, dataset.class_names, plain_eval)

@@ -198,9 +198,8 @@ class DetectionStage:
         except ImportError as exc:
             raise ConfigError(f"the detection core is not available in this installation ({exc})") from exc
         floor = stream_floor(candidate_floor(min_score, candidate_score), thermal_stream)
-        size = {"imgsz": int(imgsz)} if imgsz else {}
-        return cls(create_detector(name, runtime=runtime, conf=floor, **size), min_score, candidate_score,
-                   thermal_stream)
+        detector = create_detector(name, runtime=runtime, conf=floor, imgsz=int(imgsz) or None)  # None: its own
+        return cls(detector, min_score, candidate_score, thermal_stream)
 
     @property
     def class_names(self) -> list[str]:

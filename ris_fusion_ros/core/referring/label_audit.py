@@ -13,15 +13,13 @@ expressions and accuracy when either answer counts, next to the strict figure.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..data import PairDataset
-from ..data.labels import read_label_sets
+from ..data.labels import label_folders, read_label_sets
 from ..detection.merge import SAME_OBJECT_IOU, extra_objects
-from ..errors import ConfigError
 from .instances import detections_from_boxes
 from .metrics import box_union_iou
 from .referrer import Referrer
@@ -33,10 +31,7 @@ def alternative_answers(dataset: PairDataset, expressions: Sequence[dict[str, An
     """Per expression: the boxes the referrer selects when the objects of ``label_dirs`` (folders under the
     data root, e.g. ``labels/ir``) that the ground truth lacks are added as instances, or None when that
     answer equals the stored one (IoU of the box unions >= 0.5, or both empty)."""
-    folders = [Path(dataset.root) / d for d in label_dirs]
-    for folder in folders:
-        if not folder.is_dir():
-            raise ConfigError(f"label audit: {folder} is not a folder of YOLO label files")
+    folders = label_folders(dataset.root, label_dirs)
     referrer = Referrer(thermal_check=ThermalCheck(0.0))  # labelled boxes are real objects: no thermal check
     records = {r.pair_id: r for r in dataset.records}
     by_image: dict[str, list[int]] = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...data.labels import read_label_sets
+from ...data.labels import label_folders, read_label_sets
 from ...errors import ConfigError
 from ..letterbox import FILL
 from ..merge import extra_objects
@@ -197,19 +197,18 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 def build_samples(dataset, render: Callable[[object], np.ndarray] | Sequence[Callable[[object], np.ndarray]],
                   model_names: Sequence[str], progress=lambda items: items,
-                  extra_labels: Sequence[Path] = ()) -> list[Sample]:
+                  extra_labels: Sequence[str | Path] = ()) -> list[Sample]:
     """One :class:`Sample` per labelled pair of ``dataset``; ``render(pair)`` -> uint8 RGB or gray image.
 
     Several renderers give each sample alternatives (the first one is the primary image). ``extra_labels``:
-    folders of other annotations of the same images (MSRS ``labels/ir``, ``labels/vi``); their objects that
+    folders of other annotations of the same images (MSRS ``labels/ir``, ``labels/vi``; relative to the data
+    set's root or absolute); their objects that
     the data set's labels lack are added, so an object one annotator left out is not taught as background.
     """
     renderers = [render] if callable(render) else list(render)
     if not renderers:
         raise ConfigError("build_samples needs at least one way to render a pair")
-    for folder in extra_labels:
-        if not Path(folder).is_dir():
-            raise ConfigError(f"extra labels: {folder} is not a folder of YOLO label files")
+    folders = label_folders(dataset.root, extra_labels)
     samples = []
     for record in progress(dataset.records):
         pair = dataset.load(record)
@@ -219,9 +218,9 @@ def build_samples(dataset, render: Callable[[object], np.ndarray] | Sequence[Cal
         if any(im.shape != images[0].shape for im in images):
             raise ConfigError(f"pair {pair.pair_id}: the inputs differ in size {[im.shape for im in images]}")
         boxes = pair.boxes.reshape(-1, 5)
-        if extra_labels:
+        if folders:
             width, height = pair.size
-            others = read_label_sets([Path(f) for f in extra_labels], pair.pair_id, width, height)
+            others = read_label_sets(folders, pair.pair_id, width, height)
             boxes = np.vstack([boxes, extra_objects(boxes, others)])
         samples.append(Sample(pair.pair_id, images[0], map_classes(boxes, dataset.class_names, model_names),
                               tuple(images[1:])))
