@@ -15,6 +15,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 
+from ..core.detection.types import OPERATING_SCORE
 from ..core.errors import RisFusionError
 from ..core.fusion import RuntimeOptions
 from ..core.io.image_codec import message_to_array, to_rgb8
@@ -47,7 +48,7 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("imgsz", 0, "detector letterbox size, a multiple of 32 (larger finds smaller objects, costs more); 0 = "
               "the model's own: the size in its ONNX metadata, else 640; fixed-size models keep theirs", 0, 4096,
               read_only=True),
-    ParamSpec("min_score", 0.25, "detections below this confidence are dropped", 0.0, 1.0, read_only=True),
+    ParamSpec("min_score", OPERATING_SCORE, "detections below this confidence are dropped", 0.0, 1.0, read_only=True),
     ParamSpec("second_look_score", 0.15, "referring: a text naming a category that matched none of the detections "
               ">= min_score is matched again down to this confidence (published detections stay >= min_score); "
               ">= min_score = off", 0.0, 1.0, read_only=True),

@@ -24,9 +24,9 @@ from . import decode, masks
 from .classes import default_names, parse_names
 from .letterbox import Letterbox, LetterboxSpec, as_rgb, letterbox, to_tensor
 from .nms import nms
-from .types import Detection
+from .types import OPERATING_SCORE, Detection
 
-DEFAULT_CONF = 0.25
+DEFAULT_CONF = OPERATING_SCORE
 DEFAULT_IOU = 0.45
 DEFAULT_MAX_DET = 300
 DEFAULT_IMGSZ = 640

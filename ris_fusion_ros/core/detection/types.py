@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The confidence a robot runs a detector at: the nodes' ``min_score``, the referrer's instance floor and the
+#: score at which evaluations count objects found. One value, so an operating point means the same everywhere.
+OPERATING_SCORE = 0.25
+
 
 @dataclass(eq=False)
 class Detection:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from ..detection.types import OPERATING_SCORE
 from ..errors import ConfigError
 from ..io.registration import Registration
 from ..io.sync import SyncConfig
@@ -40,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "calibration_file": "",
     "detector": "yolox-nano",
     "imgsz": 0,  # detector letterbox size; 0 = the model's own (ONNX metadata, else 640)
-    "min_score": 0.25,
+    "min_score": OPERATING_SCORE,
     "second_look_score": 0.15,  # referring: a category text that matched nothing >= min_score looks down to this
     "thermal_stream": False,  # referring: also detect people on the thermal frame and merge them (one more run)
     "max_text_length": 1024,

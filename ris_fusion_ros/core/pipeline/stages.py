@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..detection.merge import merge_streams, stream_floor
-from ..detection.types import Detection
+from ..detection.types import OPERATING_SCORE, Detection
 from ..errors import ConfigError, DataError
 from ..feedback import selection_control, validate_strength
 from ..fusion import RuntimeOptions, create_method, require_conditioning
@@ -172,7 +172,7 @@ class DetectionStage:
     both streams then run down to half the candidate floor, since a merged box keeps the mean score.
     """
 
-    def __init__(self, detector: Any, min_score: float = 0.25, candidate_score: float | None = None,
+    def __init__(self, detector: Any, min_score: float = OPERATING_SCORE, candidate_score: float | None = None,
                  thermal_stream: bool = False) -> None:
         if not 0.0 <= float(min_score) <= 1.0:
             raise ConfigError(f"min_score must be within 0-1, got {min_score}")
@@ -189,7 +189,7 @@ class DetectionStage:
         self.cache_hits = 0
 
     @classmethod
-    def create(cls, name: str, runtime: RuntimeOptions, min_score: float = 0.25,
+    def create(cls, name: str, runtime: RuntimeOptions, min_score: float = OPERATING_SCORE,
                candidate_score: float | None = None, thermal_stream: bool = False, imgsz: int = 0) -> DetectionStage:
         """Load ``name`` ("yolox-nano", "yolov5n", "yolov5n-seg" or a .onnx path) with the detection core;
         ``imgsz`` 0 = the model's own letterbox size."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..detection.types import Detection
+from ..detection.types import OPERATING_SCORE, Detection
 from ..errors import ConfigError, DataError
 from .categories import DEFAULT_THRESHOLD, CategoryResolver
 from .masks import union_mask
@@ -18,7 +18,7 @@ from .thermal_check import ThermalCheck
 from .types import ReferredSelection
 
 #: Detections at or above this score are the instances a text is matched against first.
-DEFAULT_MIN_SCORE = 0.25
+DEFAULT_MIN_SCORE = OPERATING_SCORE
 #: The second look: when a text naming a category matched nothing among the confident detections, it is
 #: matched again against detections down to this score. Chosen on the training expressions (0.05, 0.1 and
 #: 0.15 tie there; the highest was kept): held-out acc@0.5 0.749 -> 0.766, no-match accuracy 0.982 -> 0.964.
