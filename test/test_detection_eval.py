@@ -11,8 +11,9 @@ import pytest
 
 from ris_fusion_ros.cli import main
 from ris_fusion_ros.core.detection import Detection
-from ris_fusion_ros.core.detection.coco_eval import CocoAccumulator, evaluate
-from ris_fusion_ros.core.detection.evaluation import DetectionRow, target_check
+from ris_fusion_ros.core.detection.coco_eval import CocoAccumulator, bootstrap_map50, evaluate, map50_difference
+from ris_fusion_ros.core.detection.evaluation import DetectionRow, map50_intervals, target_check
+from ris_fusion_ros.core.errors import ConfigError
 
 pytest.importorskip("pycocotools")
 onnx = pytest.importorskip("onnx")
@@ -47,6 +48,61 @@ def test_coco_scores_drop_with_looser_boxes_and_no_detections():
     empty = CocoAccumulator(NAMES)
     empty.add_image(1, 640, 480, gt, NAMES, [])
     assert evaluate(empty).map50 == 0.0
+
+
+def _varied(seed: int, miss: float) -> CocoAccumulator:
+    """Twelve images with people, bicycles and cars; each object is detected with probability 1 - ``miss``
+    (jittered box, random score) and every image gets a false box."""
+    rng = np.random.default_rng(seed)
+    acc = CocoAccumulator(NAMES)
+    for image_id in range(1, 13):
+        gt, dets = [], []
+        for _ in range(int(rng.integers(1, 5))):
+            cls = int(rng.integers(0, 3))
+            x, y = rng.uniform(0, 500, 2)
+            box = (x, y, x + rng.uniform(20, 120), y + rng.uniform(20, 120))
+            gt.append([cls, *box])
+            if rng.random() > miss:
+                jitter = rng.normal(0, 4, 4)
+                dets.append(Detection(tuple(float(v) for v in np.add(box, jitter)), float(rng.uniform(0.3, 1)), cls,
+                                      NAMES[cls]))
+        x, y = rng.uniform(0, 500, 2)
+        cls = int(rng.integers(0, 3))
+        dets.append(Detection((x, y, x + 40, y + 40), float(rng.uniform(0, 1)), cls, NAMES[cls]))
+        acc.add_image(image_id, 640, 480, np.array(gt), NAMES, dets)
+    return acc
+
+
+def test_bootstrap_lays_out_pycocotools_results_per_draw():
+    good, poor = _varied(1, miss=0.1), _varied(1, miss=0.6)  # same images and truth, different detections
+    full = [evaluate(good).map50, evaluate(poor).map50]
+    identity = bootstrap_map50([good, poor], draws=np.arange(12)[None])
+    np.testing.assert_allclose(identity[0], full)  # drawing every image once is the plain evaluation
+    # one image drawn twelve times scores as that image alone
+    single = CocoAccumulator(NAMES)
+    single.images, single.annotations = [good.images[3]], [a for a in good.annotations if a["image_id"] == 4]
+    single.results = [r for r in good.results if r["image_id"] == 4]
+    assert bootstrap_map50([good], draws=np.full((1, 12), 3))[0, 0] == pytest.approx(evaluate(single).map50)
+    samples = bootstrap_map50([good, poor], resamples=200, seed=0)
+    assert samples.shape == (200, 2) and np.all(samples >= 0) and np.all(samples <= 1)
+    assert samples[:, 0].std() > 0  # the draws differ
+    diff = map50_difference(full[0] - full[1], samples[:, 0], samples[:, 1])
+    assert diff.low > 0 and diff.not_better < 0.025 and diff.resamples == 200  # 10 % vs 60 % misses: clear
+    same = map50_difference(0.0, samples[:, 0], samples[:, 0])
+    assert (same.low, same.high, same.not_better) == (0.0, 0.0, 1.0)  # a tie is never "ahead"
+    with pytest.raises(ConfigError, match="same images"):
+        bootstrap_map50([good, CocoAccumulator(NAMES)], resamples=2)
+
+
+def test_map50_intervals_feed_the_target_check():
+    rows = [DetectionRow(name, "d", evaluate(acc), "", [], acc)
+            for name, acc in (("visible", _varied(3, 0.7)), ("risfusenet", _varied(3, 0.1)),
+                              ("tardal", _varied(3, 0.1)))]
+    intervals = map50_intervals(rows, resamples=100)
+    assert set(intervals) == {("d", "visible"), ("d", "tardal")}
+    assert intervals[("d", "tardal")].delta == 0.0 and intervals[("d", "visible")].low > 0
+    line = target_check(rows, intervals=intervals)[-1]
+    assert "paired bootstrap" in line and line.endswith("Ahead beyond the 95 % interval of: visible")
 
 
 def test_ground_truth_matches_the_shipped_coco_json(shared_root):
@@ -149,6 +205,7 @@ def test_eval_detect_command_writes_summary_report_and_plot(tmp_path, tiny_msrs,
     assert rows[2]["fused_images"].startswith("1 read from") and "1 fused on the fly" in rows[2]["fused_images"]
     report = (out / "report.md").read_text()
     assert "pycocotools" in report and (out / "summary.png").stat().st_size > 1000
+    assert "paired bootstrap over images (1000 draws" in report
     printed = capsys.readouterr().out
     assert f"| {planted_detector} | visible | 1.000 | 1.000 |" in printed and "risfusenet" not in printed
 
@@ -157,6 +214,9 @@ def test_eval_detect_rejects_unknown_inputs(tmp_path, tiny_msrs, planted_detecto
     code = main(["--no-progress", "eval", "detect", "--dataset", "msrs", "--data-root", str(tiny_msrs),
                  "--out", str(tmp_path / "o"), "--inputs", "visible,nosuchfusion", "--detectors", planted_detector])
     assert code == 2 and "nosuchfusion" in capsys.readouterr().err
+    code = main(["--no-progress", "eval", "detect", "--dataset", "msrs", "--data-root", str(tiny_msrs),
+                 "--out", str(tmp_path / "o"), "--detectors", planted_detector, "--bootstrap", "-1"])
+    assert code == 2 and "--bootstrap takes a number of draws" in capsys.readouterr().err
 
 
 def test_bench_detect_prints_a_table(planted_detector, capsys):

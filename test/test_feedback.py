@@ -4,6 +4,7 @@ pipeline's frame-t-mask -> frame-t+1-fusion loop, and ``ris-fusion eval feedback
 from __future__ import annotations
 
 import csv
+import math
 
 import numpy as np
 import pytest
@@ -174,6 +175,9 @@ def test_eval_feedback_end_to_end(shared_root, tmp_path, capsys):
     assert int(rows[1]["objects_found"]) - int(rows[0]["objects_found"]) == (
         int(rows[1]["object_wins"]) - int(rows[1]["object_losses"]))
     assert 0.0 < float(rows[1]["object_p"]) <= 1.0 and "McNemar" in report
+    # the mAP50 change gets a paired-bootstrap interval; the plain row is the reference
+    low, high = float(rows[1]["mAP50_delta_low"]), float(rows[1]["mAP50_delta_high"])
+    assert low <= high and math.isnan(float(rows[0]["mAP50_delta_low"])) and "paired bootstrap" in report
     per = list(csv.DictReader((out / "per_expression.csv").open()))
     assert len(per) == 2
     assert main(["eval", "feedback", "--expressions", "data/expressions/heldout.json", "--out", str(out),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..core.data import open_dataset
 from ..core.detection import NAMED_MODELS, create_detector
+from ..core.detection.coco_eval import DEFAULT_RESAMPLES
 from ..core.detection.evaluation import (
     CATEGORIES,
     EVAL_CONF,
@@ -28,6 +29,7 @@ from ..core.detection.evaluation import (
     DetectionRow,
     InputSource,
     evaluate_inputs,
+    map50_intervals,
     target_check,
     write_summary,
 )
@@ -54,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="only the first N pairs (quick checks)")
     parser.add_argument("--conf", type=float, default=EVAL_CONF, help=f"confidence threshold (default {EVAL_CONF})")
     parser.add_argument("--iou", type=float, default=EVAL_IOU, help=f"NMS IoU threshold (default {EVAL_IOU})")
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
+                        help="paired bootstrap over images with N draws: a 95 %% interval for the mAP50 difference "
+                             f"between risfusenet and every other input (default {DEFAULT_RESAMPLES}; 0 = off)")
     parser.add_argument("--skip-unrunnable", action="store_true",
                         help="leave out fusion methods that cannot be created (named in the report) instead of "
                              "stopping")
@@ -99,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give at least one --inputs and one --detectors entry")
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap takes a number of draws >= 0 (0 = off), got {args.bootstrap}")
     fused_from = Path(args.fused_from) if args.fused_from else None
     if fused_from is not None and not fused_from.is_dir():
         raise ConfigError(f"--fused-from folder not found: {fused_from}")
@@ -110,13 +117,14 @@ def run(args: argparse.Namespace) -> int:
     progress = _progress(args.no_progress, f"eval detect ({len(sources)} inputs x {len(models)} detectors)")
     start = time.perf_counter()
     rows = evaluate_inputs(dataset, sources, models, limit=args.limit, progress=progress)
+    intervals = map50_intervals(rows, resamples=args.bootstrap) if args.bootstrap else {}
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     summary = write_summary(rows, out / "summary.csv")
     plot = _plot(rows, out / "summary.png", f"{args.dataset} {args.split or 'all'}: detection mAP50 per input")
-    report = _report(rows, out / "report.md", args, dataset, models, skipped, seconds, plot)
+    report = _report(rows, out / "report.md", args, dataset, models, skipped, seconds, plot, intervals)
     print(_table(rows))
-    for line in target_check(rows):
+    for line in target_check(rows, intervals=intervals):
         print(line)
     print(f"wrote {summary}, {report}, {plot}")
     return 0
@@ -183,7 +191,7 @@ def _weights_origin(path: str) -> str:
     return "weights as exported (no fine-tuning recorded in the file)"
 
 
-def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, plot: Path) -> Path:
+def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, plot: Path, intervals) -> Path:
     n = rows[0].scores.n_images if rows else 0
     lines = [f"# Detection on fused inputs: {args.dataset} {args.split or '(all pairs)'}", "",
              f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()} "
@@ -196,6 +204,10 @@ def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, pl
              "class per box; letterbox as each model expects (YOLOv5n: rect 640, YOLOX-Nano: 416 top-left).",
              "- Metric: pycocotools COCOeval (bbox, all areas, maxDets 100): mAP50 = AP at IoU 0.5, mAP50-95 = mean "
              "AP over IoU 0.5:0.95, averaged over the classes present; per-class AP50 in summary.csv.",
+             "- Is a difference real? Objects found at the operating score are compared one by one (McNemar's "
+             "exact test); mAP50 differences get a paired bootstrap over images "
+             + (f"({args.bootstrap} draws, the same for every input of a detector; COCOeval accumulates each draw)."
+                if args.bootstrap else "(off: --bootstrap 0)."),
              ""]
     for det in models:
         info = det.info()
@@ -204,7 +216,8 @@ def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, pl
     if skipped:
         lines += ["", "Fusion methods left out (could not be created):", *[f"- {s}" for s in skipped]]
     lines += ["", _table(rows), "", "## Target check", "",
-              *[f"- {line}" for line in target_check(rows)], "", "## Where the fused images came from", ""]
+              *[f"- {line}" for line in target_check(rows, intervals=intervals)], "",
+              "## Where the fused images came from", ""]
     for r in rows:
         if r.input not in SOURCE_INPUTS and r.detector == rows[0].detector:
             lines.append(f"- {r.input}: {r.provenance}")

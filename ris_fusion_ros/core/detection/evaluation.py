@@ -19,18 +19,23 @@ from ..data.datasets import Pair, PairDataset
 from ..data.images import read_visible
 from ..errors import ConfigError, DataError
 from ..evaluation.paired import compare
-from .coco_eval import CocoAccumulator, CocoScores, evaluate
+from .coco_eval import (
+    DEFAULT_RESAMPLES,
+    CocoAccumulator,
+    CocoScores,
+    MapDifference,
+    bootstrap_map50,
+    evaluate,
+    map50_difference,
+)
 from .detector import Detector
 from .nms import box_iou
-from .types import Detection
+from .types import OPERATING_SCORE, Detection
 
 SOURCE_INPUTS = ("visible", "infrared")
 CATEGORIES = ("person", "bicycle", "car")
 EVAL_CONF = 0.001  # YOLOv5 validation settings: keep low-score boxes so the PR curve is complete
 EVAL_IOU = 0.6
-#: The score a robot runs the detector at (the nodes' ``min_score``): objects found there are counted
-#: per input and compared item by item, next to mAP (which also ranks boxes below it).
-OPERATING_SCORE = 0.25
 
 
 @dataclass
@@ -84,6 +89,7 @@ class DetectionRow:
     scores: CocoScores
     provenance: str
     found: list[bool] = field(default_factory=list)  # per ground-truth object: found at OPERATING_SCORE
+    accumulator: CocoAccumulator | None = field(default=None, repr=False)  # for the paired bootstrap
 
     def as_dict(self) -> dict[str, object]:
         s = self.scores
@@ -122,7 +128,8 @@ def evaluate_inputs(dataset: PairDataset, inputs: Sequence[InputSource], detecto
                 accs[(source.name, detector.name)].add_image(image_id, width, height, pair.boxes, names, dets)
                 found[(source.name, detector.name)] += found_objects(pair.boxes, names, dets, categories,
                                                                      OPERATING_SCORE)
-    return [DetectionRow(i.name, d.name, evaluate(accs[(i.name, d.name)]), i.provenance, found[(i.name, d.name)])
+    return [DetectionRow(i.name, d.name, evaluate(accs[(i.name, d.name)]), i.provenance, found[(i.name, d.name)],
+                         accs[(i.name, d.name)])
             for d in detectors for i in inputs]
 
 
@@ -138,10 +145,31 @@ def write_summary(rows: Sequence[DetectionRow], path: Path) -> Path:
 BASELINES = ("max", "average")
 
 
+def map50_intervals(rows: Sequence[DetectionRow], ours: str = "risfusenet", resamples: int = DEFAULT_RESAMPLES,
+                    seed: int = 0) -> dict[tuple[str, str], MapDifference]:
+    """(detector, input) -> mAP50 of ``ours`` minus that input's, with its paired-bootstrap interval over
+    images (:func:`~.coco_eval.bootstrap_map50`; one set of draws per detector, shared by all its inputs)."""
+    out: dict[tuple[str, str], MapDifference] = {}
+    for detector in dict.fromkeys(r.detector for r in rows):
+        group = [r for r in rows if r.detector == detector and r.accumulator is not None]
+        mine = next((r for r in group if r.input == ours), None)
+        if mine is None or len(group) < 2:
+            continue
+        samples = bootstrap_map50([r.accumulator for r in group], resamples, seed)
+        column = {r.input: k for k, r in enumerate(group)}
+        for k, r in enumerate(group):
+            if r.input != ours:
+                out[(detector, r.input)] = map50_difference(mine.scores.map50 - r.scores.map50,
+                                                            samples[:, column[ours]], samples[:, k])
+    return out
+
+
 def target_check(rows: Sequence[DetectionRow], ours: str = "risfusenet", margin: float = 0.03,
-                 baselines: Sequence[str] = BASELINES) -> list[str]:
+                 baselines: Sequence[str] = BASELINES,
+                 intervals: dict[tuple[str, str], MapDifference] | None = None) -> list[str]:
     """Lines saying, per detector, whether our fused input beats the best single modality by
-    ``margin`` mAP50 and every peer network's fused input (pixel-rule baselines listed apart)."""
+    ``margin`` mAP50 and every peer network's fused input (pixel-rule baselines listed apart); with
+    ``intervals`` (:func:`map50_intervals`) also which of those leads the images can confirm."""
     lines = []
     for detector in dict.fromkeys(r.detector for r in rows):
         by_input = {r.input: r.scores.map50 for r in rows if r.detector == detector}
@@ -170,6 +198,12 @@ def target_check(rows: Sequence[DetectionRow], ours: str = "risfusenet", margin:
             versus = [f"{k} {compare(found[k], found[ours]).describe()}" for k in (*singles, *others, *rules)]
             lines.append(f"{detector}: objects {ours} finds at score >= {OPERATING_SCORE:g} and the other input "
                          f"does not / the reverse (McNemar): " + "; ".join(versus))
+        mine = {k[1]: v for k, v in (intervals or {}).items() if k[0] == detector}
+        if mine:
+            clear = [k for k, v in mine.items() if v.low > 0.0]
+            lines.append(f"{detector}: mAP50 of {ours} minus each input, paired bootstrap over images: "
+                         + "; ".join(f"{k} {v.describe()}" for k, v in mine.items())
+                         + f". Ahead beyond the 95 % interval of: {', '.join(clear) if clear else 'none'}")
     return lines
 
 

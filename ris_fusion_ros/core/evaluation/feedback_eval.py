@@ -31,7 +31,14 @@ import numpy as np
 
 from ..color import to_gray
 from ..data import PairDataset
-from ..detection.coco_eval import CocoAccumulator, CocoScores, evaluate
+from ..detection.coco_eval import (
+    DEFAULT_RESAMPLES,
+    CocoAccumulator,
+    CocoScores,
+    bootstrap_map50,
+    evaluate,
+    map50_difference,
+)
 from ..detection.evaluation import CATEGORIES, found_objects
 from ..errors import ConfigError, DataError
 from ..feedback import (
@@ -226,12 +233,18 @@ def _found_objects_by(gt: np.ndarray, names: Sequence[str], floor: float) -> Cal
     return lambda detections: found_objects(gt, names, detections, CATEGORIES, floor)
 
 
-def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[VariantResult]
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(summary rows, one per variant; per-expression rows with every variant's IoU and correctness)."""
+def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[VariantResult],
+                 resamples: int = DEFAULT_RESAMPLES) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(summary rows, one per variant; per-expression rows with every variant's IoU and correctness).
+
+    With ``resamples`` > 0 each detection row also gets the 95 % paired-bootstrap interval over images of its
+    mAP50 minus the plain row's (``mAP50_delta_low`` / ``_high``; NaN where not measured)."""
     rows, per_expression, reference = [], [
         {"index": i, "image": e["image"], "type": e.get("type", "all"), "text": e["text"]}
         for i, e in enumerate(expressions)], None
+    measured = [r for r in results if r.detection.images]
+    samples = bootstrap_map50([r.detection for r in measured], resamples) \
+        if resamples and len(measured) > 1 and measured[0] is results[0] else None
     for result in results:
         v = result.variant
         scored, summary = score(list(expressions), result.predictions)
@@ -249,6 +262,11 @@ def summary_rows(expressions: Sequence[dict[str, Any]], results: Sequence[Varian
         else:
             row.update({"images": 0, "mAP50": float("nan"), "mAP50_95": float("nan"),
                         **{f"AP50_{c}": float("nan") for c in CATEGORIES}})
+        row["mAP50_delta_low"] = row["mAP50_delta_high"] = float("nan")
+        if samples is not None and result in measured[1:]:
+            column = measured.index(result)
+            spread = map50_difference(0.0, samples[:, column], samples[:, 0])
+            row["mAP50_delta_low"], row["mAP50_delta_high"] = spread.low, spread.high
         correct = [bool(item["correct"]) for item in scored]
         if reference is None:
             reference = (correct, result.found)
