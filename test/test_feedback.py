@@ -13,7 +13,17 @@ from ris_fusion_ros.cli import main
 from ris_fusion_ros.core.data import open_dataset
 from ris_fusion_ros.core.detection.types import Detection
 from ris_fusion_ros.core.errors import ConfigError, DataError
-from ris_fusion_ros.core.feedback import detections_mask, feedback_control, selection_control, two_pass
+from ris_fusion_ros.core.feedback import (
+    PassResult,
+    detections_mask,
+    feedback_control,
+    search_control,
+    search_image,
+    search_lean,
+    search_pass,
+    selection_control,
+    two_pass,
+)
 from ris_fusion_ros.core.fusion import create_method
 from ris_fusion_ros.core.io.sync import ApproximateTimeSync, SyncedPair
 from ris_fusion_ros.core.pipeline import DecodedImage, DetectionStage, FusionStage, Pipeline, ReferringStage, merged
@@ -226,15 +236,137 @@ def _selection(no_match: bool, classes: tuple[str, ...], mask: np.ndarray | None
                              classes=classes)
 
 
-def test_search_leans_the_whole_frame_only_for_people_that_were_not_found():
+def test_search_leans_the_whole_frame_toward_the_source_of_the_missing_category():
     searched = selection_control(_selection(True, ("person",)), SHAPE, 0.7)
-    assert searched.shape == SHAPE and np.all(searched == np.float32(0.7))
-    for selection in (_selection(True, ("car",)), _selection(True, ("person", "car")), _selection(True, ())):
-        assert not selection_control(selection, SHAPE, 0.7).any()  # cars/bicycles/any: worse in infrared
+    assert searched.shape == SHAPE and np.all(searched == np.float32(0.7))  # people: infrared
+    for classes in (("car",), ("bicycle",), ("car", "bicycle")):
+        assert np.all(selection_control(_selection(True, classes), SHAPE, 0.7) == np.float32(-0.7))  # visible
+    for selection in (_selection(True, ("person", "car")), _selection(True, ()), _selection(True, ("dog",))):
+        assert search_lean(selection) == 0.0 and not selection_control(selection, SHAPE, 0.7).any()
     assert not selection_control(_selection(True, ("person",)), SHAPE, 0.7, search=False).any()
     found = selection_control(_selection(False, ("person",), _square()), SHAPE, 0.7)
     assert np.array_equal(found, feedback_control(_square(), SHAPE, 0.7))  # found: its own mask
     assert np.array_equal(selection_control(_square(), SHAPE, 0.7), feedback_control(_square(), SHAPE, 0.7))
+    assert search_control(_selection(False, ("person",), _square()), SHAPE) is None
+
+
+class _Fusion:
+    """Fuses to the visible image; with a control map, to a flat frame of 255 (+) or 10 (-) so a test can
+    tell which view the detector was given."""
+
+    name = "stub"
+
+    def __init__(self) -> None:
+        self.controls: list[float | None] = []
+
+    def fuse(self, ir, vis, control=None):
+        self.controls.append(None if control is None else float(control.flat[0]))
+        if control is None:
+            return vis
+        return np.full(vis.shape, 255 if control.flat[0] > 0 else 10, np.uint8)
+
+
+class _ViewDetector:
+    """A person on bright views (the infrared-leaning one, or a bright infrared image), a car on the
+    visible-leaning fused view (10), nothing on the plain frame (0)."""
+
+    name = "view"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image):
+        self.calls += 1
+        level = int(np.asarray(image)[..., 0].max())
+        if level >= 200:
+            return [Detection((10.0, 10.0, 30.0, 50.0), 0.8, 0, "person")]
+        if level == 10:
+            return [Detection((40.0, 20.0, 70.0, 40.0), 0.8, 2, "car")]
+        return []
+
+
+def _warm_person() -> np.ndarray:
+    """A thermal frame with a warm person where _ViewDetector puts its box (the thermal check keeps it)."""
+    ir = np.full(SHAPE, 90, np.uint8)
+    ir[10:50, 10:30] = 250
+    return ir
+
+
+def test_search_image_and_search_pass_look_where_the_category_is_seen_best():
+    ir, vis = _warm_person(), np.zeros((*SHAPE, 3), np.uint8)
+    fusion = _Fusion()
+    assert search_image("fusion", 1.0, fusion, ir, vis).max() == 255 and fusion.controls == [1.0]
+    assert np.array_equal(search_image("source", 1.0, fusion, ir, vis), np.repeat(ir[:, :, None], 3, axis=2))
+    assert search_image("source", -1.0, fusion, ir, vis) is vis
+    with pytest.raises(ConfigError, match="search must be one of off, fusion, source"):
+        search_image("thermal", 1.0, fusion, ir, vis)
+    referrer, detector = Referrer(), _ViewDetector()
+    first = PassResult(vis, [], referrer.refer("the person", [], (SHAPE[1], SHAPE[0])))
+    second = search_pass(fusion, detector.detect, referrer, ir, vis, "the person", first, "fusion")
+    assert not second.selection.no_match and second.detections[0].class_name == "person"
+    assert "search: no match on the fused frame, this answer from the frame fused again leaning to infrared" in \
+        second.selection.explanation
+    cars = search_pass(fusion, detector.detect, referrer, ir, vis, "the car",
+                       PassResult(vis, [], referrer.refer("the car", [], (SHAPE[1], SHAPE[0]))), "fusion")
+    assert fusion.controls[-1] == -1.0 and cars.selection.selected == [0]  # cars: the visible-leaning view
+    dog = PassResult(vis, [], referrer.refer("the dog", [], (SHAPE[1], SHAPE[0])))
+    calls = detector.calls
+    assert search_pass(fusion, detector.detect, referrer, ir, vis, "the dog", dog, "fusion") is dog
+    assert search_pass(fusion, detector.detect, referrer, ir, vis, "the person", first, "off") is first
+    assert detector.calls == calls  # nothing to search: no detector run
+
+
+def test_refer_batch_search_answers_a_no_match_from_the_search_view(write_pair_folder):
+    from ris_fusion_ros.core.data import open_dataset
+    from ris_fusion_ros.core.referring.batch import InstanceSource, run_batch
+
+    # the plain fused frame (= the dark visible image) shows the detector nothing
+    root = write_pair_folder({"p": (_warm_person(), np.zeros((*SHAPE, 3), np.uint8))})
+    dataset = open_dataset("msrs", root)
+    expressions = [{"image": "p", "text": "the person"}, {"image": "p", "text": "the car"},
+                   {"image": "p", "text": "the dog"}]
+    for mode, car_found in (("fusion", True), ("source", False)):
+        source = InstanceSource("detector", _ViewDetector(), _Fusion(), "fused", search=mode)
+        person, car, dog = run_batch(dataset, expressions, Referrer(), source)
+        assert not person["empty"] and person["classes"] == ["person"] and "search:" in person["explanation"]
+        assert car["empty"] is (not car_found)  # source mode looks at the (dark) visible image: still nothing
+        assert "search:" in car["explanation"] and dog["empty"] and "search:" not in dog["explanation"]
+    with pytest.raises(ConfigError, match="needs --instances detector on the fused image"):
+        InstanceSource.create("gt", search="fusion")
+
+
+def test_pipeline_search_refers_a_no_match_again_on_the_same_frame():
+    values = merged({"fusion_method": "max", "search": "source", "thermal_normalization": "fixed",
+                     "thermal_min": 0.0, "thermal_max": 255.0})
+    detector = _ViewDetector()
+    pipeline = Pipeline(FusionStage.from_values(values, warm_up=False), ApproximateTimeSync(sync_config(values)),
+                        DetectionStage(detector), ReferringStage.create())
+    pipeline.set_text("the person")
+    ir, vis = _warm_person(), np.zeros((*SHAPE, 3), np.uint8)
+    stamp = 1_000_000_000
+    synced = SyncedPair(DecodedImage(stamp, ir, "mono8", "cam"), DecodedImage(stamp, vis, "rgb8", "cam"), stamp,
+                        stamp, 0)
+    result = pipeline.process(synced)
+    # 'max' fuses the bright thermal in, so the plain frame already shows the person: no search
+    assert not result.selection.no_match and "search" not in result.timings_ms
+    pipeline.fusion.method = _Fusion()  # from here the plain frame is the dark visible image
+    stamp += 1  # a new frame (the detection stage reuses its result while the stamp repeats)
+    synced = SyncedPair(DecodedImage(stamp, ir, "mono8", "cam"), DecodedImage(stamp, vis, "rgb8", "cam"), stamp,
+                        stamp, 0)
+    result = pipeline.process(synced)
+    assert result.detections == []  # published detections stay the plain fused frame's
+    assert not result.selection.no_match and "search" in result.timings_ms  # found in the source view (thermal)
+    assert "this answer from the infrared image" in result.selection.explanation
+    assert result.selection.mask[20:40, 15:25].all()  # the person's mask on the frame's geometry
+    dark = SyncedPair(DecodedImage(stamp + 1, np.zeros(SHAPE, np.uint8), "mono8", "cam"),
+                      DecodedImage(stamp + 1, vis, "rgb8", "cam"), stamp + 1, stamp + 1, 0)
+    result = pipeline.process(dark)
+    assert result.selection.no_match and "search" in result.timings_ms  # searched; the thermal frame is dark too
+    with pytest.raises(ConfigError, match="search 'fusion' needs a fusion method with a control map"):
+        FusionStage.from_values(merged({"fusion_method": "max", "search": "fusion"}), warm_up=False)
+    with pytest.raises(ConfigError, match="search must be one of"):
+        FusionStage.from_values(merged({"fusion_method": "max", "search": "everywhere"}), warm_up=False)
+    assert FusionStage.from_values(merged({"fusion_method": "max", "search": False}), warm_up=False).search == "off"
 
 
 def test_referrer_reports_the_classes_a_text_asks_for():
@@ -244,19 +376,14 @@ def test_referrer_reports_the_classes_a_text_asks_for():
     assert referrer.refer("the car", dets, (80, 60)).classes == ("car",)
 
 
-def test_fusion_stage_searches_after_a_person_no_match_and_follows_the_mask_once_found():
+def test_fusion_stage_follows_the_last_mask_and_never_leans_the_whole_next_frame():
     values = merged({"fusion_method": "risfusenet-plain", "feedback_strength": 0.5})
     stage = FusionStage.from_values(values, warm_up=False)
     assert stage._control(SHAPE) is None  # nothing referred yet
     stage.set_feedback(_selection(True, ("person",)))
-    assert np.all(stage._control(SHAPE) == np.float32(0.5))
+    assert stage._control(SHAPE) is None  # a no-match is searched on its own frame (Pipeline), not the next
     stage.set_feedback(_selection(False, ("person",), _square()))
     assert np.array_equal(stage._control(SHAPE), feedback_control(_square(), SHAPE, 0.5))
-    stage.set_feedback(_selection(True, ("car",)))
-    assert stage._control(SHAPE) is None
-    off = FusionStage.from_values(merged({**values, "feedback_search": False}), warm_up=False)
-    off.set_feedback(_selection(True, ("person",)))
-    assert off._control(SHAPE) is None
 
 
 def _feedback_variants(*options: str) -> list[str]:
@@ -274,6 +401,15 @@ def _feedback_variants(*options: str) -> list[str]:
 def test_eval_feedback_search_flag_adds_one_search_row_per_setting():
     names = _feedback_variants("--strength", "0.5,1", "--dilate", "4", "--search")
     assert names == ["feedback s=0.5 d=4", "feedback s=1 d=4", "feedback s=0.5 d=4 +search", "feedback s=1 d=4 +search"]
+
+
+def test_eval_feedback_search_only_adds_the_fusion_search_and_its_no_fusion_reference():
+    names = _feedback_variants("--strength", "0.5", "--dilate", "4", "--search-only")
+    assert names == ["feedback s=0.5 d=4", "search only, fused again s=1", "search only, source image (no fusion)"]
+    from ris_fusion_ros.core.evaluation.feedback_eval import Variant
+
+    with pytest.raises(ConfigError, match="search-only"):
+        Variant(1.0, search_only="thermal")
 
 
 def test_eval_feedback_toward_visible_adds_rows_without_a_search_form_and_rejects_unknown_leans():

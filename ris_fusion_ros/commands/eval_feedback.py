@@ -24,7 +24,13 @@ from ..core.detection.coco_eval import DEFAULT_RESAMPLES
 from ..core.detection.evaluation import CATEGORIES, EVAL_CONF, EVAL_IOU
 from ..core.errors import ConfigError
 from ..core.evaluation.feedback_eval import LEANS, Variant, evaluate_feedback, summary_rows
-from ..core.feedback import DEFAULT_DILATE_PX, DEFAULT_FEATHER_PX, FEEDBACK_CLASSES, validate_strength
+from ..core.feedback import (
+    DEFAULT_DILATE_PX,
+    DEFAULT_FEATHER_PX,
+    FEEDBACK_CLASSES,
+    SEARCH_STRENGTH,
+    validate_strength,
+)
 from ..core.fusion import RuntimeOptions, create_method, require_conditioning
 from ..core.referring import Referrer
 from ..core.referring.batch import ROAD_CLASSES
@@ -45,8 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-gate", action="store_true",
                         help="also run each setting with the referring text's embedding fed to the text gate")
     parser.add_argument("--search", action="store_true",
-                        help="also run each setting with the search lean: when pass 1 finds none of the people a text "
-                             "asks for, pass 2 leans the whole frame to infrared by the strength")
+                        help="also run each setting with the search lean: when pass 1 finds none of the people (cars, "
+                             "bicycles) a text asks for, pass 2 leans the whole frame to infrared (visible) by the "
+                             "strength")
+    parser.add_argument("--search-only", action="store_true",
+                        help="also run the search alone (no mask feedback): a text naming people / cars / bicycles "
+                             "that matched nothing is referred again on the frame fused leaning fully to infrared / "
+                             "visible, and, as the no-fusion reference, on the infrared / visible image itself")
     parser.add_argument("--toward", default="infrared",
                         help="comma-separated: which source the fed-back region leans to, infrared (default: the "
                              "control's + side) and/or visible (the - side; no search form)")
@@ -86,6 +97,8 @@ def variants_from_args(args: argparse.Namespace) -> list[Variant]:
         raise ConfigError(f"--toward takes a comma-separated list of {', '.join(LEANS)}, got {args.toward!r}")
     variants = [Variant(s, d, g, search=f, toward=t) for t in leans for f in searches for g in gates
                 for d in dilations for s in strengths if not (f and t != "infrared")]
+    if getattr(args, "search_only", False):
+        variants += [Variant(SEARCH_STRENGTH, search_only="fusion"), Variant(SEARCH_STRENGTH, search_only="source")]
     return variants
 
 
@@ -201,8 +214,10 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         "- Feedback (pass 2): control map = referred mask of pass 1 dilated by d px, feathered linearly over "
         f"{DEFAULT_FEATHER_PX} px, times the strength s (+ leans to infrared; 'toward visible' rows use -s); "
         "'+text' also feeds the referring text's embedding to the text gate; '+search': when pass 1 found none of "
-        "the people the text asks for, pass 2 "
-        "leans the whole frame to infrared by s. The same images, detector and referrer in every row.",
+        "the people (cars, bicycles) the text asks for, pass 2 leans the whole frame to infrared (visible) by s. "
+        "'search only' rows feed no mask back: only such a no-match is referred again, on the frame fused leaning "
+        "fully to that source, or (no fusion) on the source image itself. The same images, detector and referrer "
+        "in every row.",
         f"- Detection rows: the feedback mask is the union of the pass-1 detections of {', '.join(FEEDBACK_CLASSES)} "
         f"scoring >= {DEFAULT_MIN_SCORE:g} (make the detected objects stand out); ground truth `labels/fusion`. "
         "Not measured for '+text' and '+search' settings (they need a text).",

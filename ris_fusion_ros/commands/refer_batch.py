@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from ..core.data import open_dataset
 from ..core.detection.merge import stream_floor
+from ..core.feedback import SEARCH_MODES
 from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer
 from ..core.referring.batch import INPUTS, INSTANCE_SOURCES, InstanceSource, run_batch
@@ -52,6 +53,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imgsz", type=int,
                         help="detector letterbox size, a multiple of 32 (default: the size the model was trained at, "
                              "from its ONNX metadata, else 640)")
+    parser.add_argument("--search", choices=SEARCH_MODES, default="off",
+                        help="referring search: when a text naming people / cars / bicycles matches nothing, detect "
+                             "again on the image fused leaning fully to infrared / visible (fusion: the feedback into "
+                             "fusion; risfusenet only) or on the infrared / visible image itself (source), and refer "
+                             "again (default off)")
     parser.add_argument("--limit", type=int, help="only the first N expressions (quick checks)")
     add_runtime_args(parser)
 
@@ -71,7 +77,7 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     min_score, second_look = validate_scores(args.conf, args.second_look)
     floor = stream_floor(candidate_floor(min_score, second_look), args.thermal_stream)
     source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, floor,
-                                   args.fusion, args.thermal_stream, args.imgsz)
+                                   args.fusion, args.thermal_stream, args.imgsz, args.search)
     # ground-truth instances are real objects by definition: the thermal check is for detections only
     referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None, min_score=min_score,
                         second_look_score=second_look)

@@ -117,8 +117,6 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("feedback_strength", 0.0, "referring feedback: the latest referring/mask leans the next frames' fusion "
               "to infrared inside the (dilated) mask by this much (0 = off; risfusenet only)", 0.0, 1.0,
               read_only=True),
-    ParamSpec("feedback_search", True, "with feedback on, in the all-in-one pipeline: when the text's people are "
-              "not found, the next frames lean to infrared by feedback_strength until they are", read_only=True),
     ParamSpec("max_text_length", 1024, "longest edit command on fusion_edit_text (characters); longer ones are "
               "rejected", 1, 1_000_000, read_only=True),
     ParamSpec("autostart", True, "main(): configure and activate at start-up", read_only=True),

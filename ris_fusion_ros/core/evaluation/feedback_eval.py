@@ -44,9 +44,12 @@ from ..errors import ConfigError, DataError
 from ..feedback import (
     DEFAULT_DILATE_PX,
     FEEDBACK_CLASSES,
+    SEARCH_MODES,
     PassResult,
     detections_mask,
     feedback_control,
+    search_image,
+    search_lean,
     selection_control,
     text_embedding,
 )
@@ -65,14 +68,18 @@ class Variant:
     strength: float
     dilate_px: int = DEFAULT_DILATE_PX
     text_gate: bool = False
-    search: bool = False  # a no-match for people: pass 2 leans the whole frame to infrared (core.feedback)
+    search: bool = False  # with the mask feedback, a searchable no-match leans the whole frame (core.feedback)
     toward: str = "infrared"  # which source the referred region leans to: infrared (+control) or visible (-)
+    search_only: str = ""  # "fusion" / "source": no mask feedback, only the search of core.feedback.search_pass
 
     def __post_init__(self) -> None:
         if self.toward not in LEANS:
             raise ConfigError(f"a feedback lean goes toward one of {', '.join(LEANS)}, got '{self.toward}'")
         if self.search and self.toward != "infrared":
             raise ConfigError("the search lean looks for people in an infrared-like frame; it has no visible form")
+        if self.search_only and (self.search_only not in SEARCH_MODES[1:] or self.search or self.text_gate):
+            raise ConfigError(f"a search-only setting looks at one of {', '.join(SEARCH_MODES[1:])}, without the "
+                              f"mask feedback's options; got {self.search_only!r}")
 
     @property
     def sign(self) -> float:
@@ -86,6 +93,10 @@ class Variant:
     def name(self) -> str:
         if self.is_plain:
             return "plain (no feedback)"
+        if self.search_only == "fusion":
+            return f"search only, fused again s={self.strength:g}"
+        if self.search_only == "source":
+            return "search only, source image (no fusion)"
         return (f"feedback s={self.strength:g} d={self.dilate_px}" + (" toward visible" if self.sign < 0 else "")
                 + (" +text" if self.text_gate else "")
                 + (" +search" if self.search else ""))
@@ -185,7 +196,7 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
         plain.found += found(plain_eval)
         for result in results[1:]:
             v = result.variant
-            if v.text_gate or v.search or v.is_plain:
+            if v.text_gate or v.search or v.search_only or v.is_plain:
                 continue  # text gate and search need a referring text; detection feedback is control-only
             control = v.sign * feedback_control(detections_mask(confident, shape, FEEDBACK_CLASSES), shape,
                                                 v.strength, v.dilate_px)
@@ -208,6 +219,18 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
             for result in results[1:]:
                 v = result.variant
                 start = time.perf_counter()
+                if v.search_only:
+                    lean = search_lean(first.selection)
+                    if lean and (v, lean) not in cache:
+                        image = search_image(v.search_only, lean * v.strength, fusion, ir, vis)
+                        cache[(v, lean)] = (image, refer_detector.detect(image))
+                    second = first
+                    if lean:
+                        image, dets = cache[(v, lean)]
+                        second = PassResult(image, dets, referrer.refer(text, dets, size, thermal=ir))
+                    result.seconds += time.perf_counter() - start
+                    result.predictions[index] = _prediction(index, pair_id, text, second, size)
+                    continue  # the search changes no fused region: no region metrics
                 control = v.sign * selection_control(first.selection, shape, v.strength, v.dilate_px, v.search)
                 gate = text_embedding(text) if v.text_gate else None
                 if not control.any() and gate is None:

@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "use_thermal": True,
     "person_min_thermal_contrast": 15.0,  # person boxes not warmer than their surroundings are not referred
     "feedback_strength": 0.0,  # referred mask of frame t -> fusion control of frame t+1; 0 = off, range [0, 1]
-    "feedback_search": True,  # with feedback on: a no-match for people leans the next frame to infrared
+    "search": "off",  # referring: a no-match for people/cars/bicycles looks again at a fused (fusion) or source view
     "publish_markers": True,  # RViz MarkerArrays of the detections and of the referred object
     "marker_depth_meters": 5.0,  # the image plane the markers are drawn on, in front of the camera
 }

@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from ..detection.types import Detection
 from ..errors import ConfigError
+from ..feedback import search_explanation, search_lean
 from ..fusion import RuntimeOptions
 from ..io.sync import ApproximateTimeSync, SyncedPair, SyncStats
 from ..referring.types import ReferredSelection
@@ -155,6 +156,16 @@ class Pipeline:
                 start = time.perf_counter()
             result.selection = self.referring.refer(result.text, candidates, (width, height), thermal)
             timings["referring"] = (time.perf_counter() - start) * 1e3
+            lean = search_lean(result.selection) if self.fusion.search != "off" else 0.0
+            if lean:  # the text found nothing: look again at the view favouring its category's source
+                start = time.perf_counter()
+                view = self.fusion.search_view(frame, lean)
+                found = self.detection.referring_candidates(view, thermal, key=(pair.rgb_stamp_ns, rgb.frame_id),
+                                                            slot=f"search{lean:+g}")
+                second = self.referring.refer(result.text, found, (width, height), thermal)
+                result.selection = replace(second, explanation=second.explanation
+                                           + search_explanation(self.fusion.search, lean))
+                timings["search"] = (time.perf_counter() - start) * 1e3
             if self.fusion.feedback_strength > 0:  # live feedback: this frame's mask steers the next fusion
                 self.fusion.set_feedback(result.selection)
         timings["total"] = sum(timings.values())

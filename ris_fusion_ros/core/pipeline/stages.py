@@ -21,7 +21,7 @@ import numpy as np
 from ..detection.merge import merge_streams, stream_floor
 from ..detection.types import OPERATING_SCORE, Detection
 from ..errors import ConfigError, DataError
-from ..feedback import selection_control, validate_strength
+from ..feedback import feedback_control, search_image, validate_search, validate_strength
 from ..fusion import RuntimeOptions, create_method, require_conditioning
 from ..io.image_codec import ImageFormatError, message_to_array, to_rgb8
 from ..io.registration import Registration
@@ -88,7 +88,7 @@ class FusionStage:
         self._lock = threading.Lock()  # the normaliser's smoothing state is sequential
         self.feedback_strength = 0.0  # > 0: the last referred mask steers the next fusion (core.feedback)
         self._feedback: Any = None  # the latest referred selection (or bare mask) for the next fusion
-        self.feedback_search = True  # a no-match for people leans the next frame to infrared (core.feedback)
+        self.search = "off"  # a no-match looks again at a view of the frame (core.feedback.search_image)
         self.edits: Any = None  # an EditStage (.edit): text-commanded edits applied inside the fusion call
 
     @classmethod
@@ -102,7 +102,7 @@ class FusionStage:
             method.fuse(np.zeros((32, 32), np.uint8), np.zeros((32, 32, 3), np.uint8))
         stage = cls(method, registration, ThermalNormalizer(thermal), check_sizes)
         stage.set_feedback_strength(values.get("feedback_strength", 0.0))
-        stage.feedback_search = bool(values.get("feedback_search", True))
+        stage.set_search(values.get("search", "off"))
         return stage
 
     def set_feedback_strength(self, strength: float) -> None:
@@ -112,6 +112,19 @@ class FusionStage:
             require_conditioning(self.method, "control", purpose="feedback_strength > 0 needs a fusion method "
                                  "with a control map (risfusenet)")
         self.feedback_strength = strength
+
+    def set_search(self, mode: str | bool) -> None:
+        """off / fusion / source (:data:`~ris_fusion_ros.core.feedback.SEARCH_MODES`); ``fusion`` needs a method
+        with a control map (ConfigError otherwise)."""
+        mode = validate_search(mode)
+        if mode == "fusion":
+            require_conditioning(self.method, "control", purpose="search 'fusion' needs a fusion method with a "
+                                 "control map (risfusenet); 'source' works with any")
+        self.search = mode
+
+    def search_view(self, frame: FusedFrame, lean: float) -> np.ndarray:
+        """The image a search looks at for a no-match leaning ``lean`` (+1 infrared, -1 visible)."""
+        return search_image(self.search, lean, self.method, frame.ir, frame.vis)
 
     def set_feedback(self, selection_or_mask: Any) -> None:
         """The latest referred selection or mask (uint8/bool HxW); it drives the next frames' fusion."""
@@ -125,7 +138,7 @@ class FusionStage:
             return None
         if np.shape(getattr(source, "mask", source)) != tuple(shape):
             return None  # a mask of another size (camera change) is ignored, not resized
-        control = selection_control(source, shape, self.feedback_strength, search=self.feedback_search)
+        control = feedback_control(source, shape, self.feedback_strength)
         return control if control.any() else None
 
     def info(self) -> str:
@@ -231,11 +244,13 @@ class DetectionStage:
             return detections
 
     def referring_candidates(self, image: np.ndarray, thermal: np.ndarray | None,
-                             key: Hashable | None = None) -> list[Detection]:
+                             key: Hashable | None = None, slot: str = "frame") -> list[Detection]:
         """What the referrer is given: the candidates of ``image``, merged with the people the detector finds
         in ``thermal`` (uint8 HxW, registered to ``image``) when the thermal stream is on and ``thermal`` is
-        given; then cut at the candidate floor."""
-        candidates = self.detect(image, key, candidates=True)
+        given; then cut at the candidate floor. ``slot`` keeps another image of the same frame (a search
+        view) from replacing the fused frame's cached detections."""
+        floor = self.stream_score
+        candidates = [d for d in self._cached(slot, image, key) if d.score >= floor]
         if self.thermal_stream and thermal is not None:  # the detector takes a gray frame as it is
             candidates = merge_streams(candidates, self._cached("thermal", thermal, key))
         return [d for d in candidates if d.score >= self.candidate_score]

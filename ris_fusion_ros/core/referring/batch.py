@@ -10,7 +10,7 @@ import csv
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..data.datasets import Pair
 from ..detection.merge import merge_streams
 from ..detection.types import Detection
 from ..errors import ConfigError, DataError
+from ..feedback import search_explanation, search_image, search_lean, validate_search
 from .instances import detections_from_boxes
 from .lexicon import COCO_CLASSES
 from .metrics import Scored, box_union_iou, summarise
@@ -41,15 +42,18 @@ class InstanceSource:
     fusion: Any = None
     input: str = "fused"
     thermal_stream: bool = False  # also detect on the infrared image and merge its people (merge_streams)
+    search: str = "off"  # a no-match looks again at a view favouring the category's source (core.feedback)
 
     @classmethod
     def create(cls, kind: str, detector_name: str = "yolov5n-seg", input_kind: str = "fused", runtime: Any = None,
                shared: str | None = None, conf: float | None = None,
                fusion_method: str = "risfusenet", thermal_stream: bool = False,
-               imgsz: int | None = None) -> InstanceSource:
+               imgsz: int | None = None, search: str = "off") -> InstanceSource:
         """``conf``: the detector's floor (with ``thermal_stream`` give half the floor the merged boxes need:
         a merged box keeps the mean score of its two streams). ``imgsz``: letterbox size (default: the
-        model's own, see :func:`create_detector`)."""
+        model's own, see :func:`create_detector`). ``search``: the referring search of
+        :mod:`~ris_fusion_ros.core.feedback` (detector instances on the fused image; ``fusion`` needs a
+        fusion method with a control map)."""
         if kind not in INSTANCE_SOURCES:
             raise ConfigError(f"--instances must be one of {', '.join(INSTANCE_SOURCES)}, got '{kind}'")
         if input_kind not in INPUTS:
@@ -57,6 +61,9 @@ class InstanceSource:
         if thermal_stream and (kind == "gt" or input_kind == "infrared"):
             raise ConfigError("the thermal stream adds infrared detections to detector instances on the fused or "
                               "visible image; it does not apply to --instances gt or --input infrared")
+        if validate_search(search) != "off" and (kind == "gt" or input_kind != "fused"):
+            raise ConfigError("the search looks again at another view of the fused frame: it needs --instances "
+                              "detector on the fused image")
         if kind == "gt":
             return cls("gt", input=input_kind)
         from ..detection import create_detector
@@ -68,17 +75,21 @@ class InstanceSource:
         detector = create_detector(detector_name, runtime, shared, **options)
         fusion = None
         if input_kind == "fused":
-            from ..fusion import create_method
+            from ..fusion import create_method, require_conditioning
 
             fusion = create_method(fusion_method, runtime) if runtime is not None else create_method(fusion_method)
-        return cls("detector", detector, fusion, input_kind, thermal_stream)
+            if search == "fusion":
+                require_conditioning(fusion, "control", purpose="--search fusion needs a fusion with a control map")
+        return cls("detector", detector, fusion, input_kind, thermal_stream, search)
 
     def describe(self) -> str:
         if self.kind == "gt":
             return "ground-truth boxes (labels/fusion)"
         where = f"fused image ({self.fusion.name})" if self.input == "fused" else f"{self.input} image"
         stream = " + its people on the infrared image (thermal stream, merged)" if self.thermal_stream else ""
-        return f"{self.detector.name} on the {where}{stream}"
+        search = {"off": "", "fusion": "; a no-match searches the frame fused again leaning to the category's source",
+                  "source": "; a no-match searches the category's source image"}[self.search]
+        return f"{self.detector.name} on the {where}{stream}{search}"
 
     def __call__(self, pair: Pair, class_names: list[str]) -> list[Detection]:
         if self.kind == "gt":
@@ -89,10 +100,18 @@ class InstanceSource:
             image = pair.vis
         else:
             image = np.repeat(pair.ir[:, :, None], 3, axis=2)
+        return self.detect(image, pair.ir)
+
+    def detect(self, image: np.ndarray, ir: np.ndarray) -> list[Detection]:
+        """The detector on ``image``, with the thermal stream's people merged in when it is on."""
         detections = self.detector.detect(image)
         if self.thermal_stream:
-            detections = merge_streams(detections, self.detector.detect(pair.ir))  # the detector takes gray as is
+            detections = merge_streams(detections, self.detector.detect(ir))  # the detector takes gray as is
         return detections
+
+    def search_detections(self, pair: Pair, lean: float) -> list[Detection]:
+        """The detections of the search view of ``pair`` (:func:`~ris_fusion_ros.core.feedback.search_image`)."""
+        return self.detect(search_image(self.search, lean, self.fusion, pair.ir, pair.vis), pair.ir)
 
 
 def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer: Referrer, source: InstanceSource,
@@ -113,15 +132,24 @@ def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer:
     for pair_id, indices in (progress(images) if progress else images):
         pair = dataset.load(records[pair_id])
         detections = source(pair, dataset.class_names)
+        searched: dict[float, list[Detection]] = {}  # the search's detections per lean, once per image
         for index in indices:
-            selection = referrer.refer(expressions[index]["text"], detections, pair.size, thermal=pair.ir)
-            boxes = [[round(float(v), 2) for v in detections[i].box] for i in selection.selected]
+            text = expressions[index]["text"]
+            used, selection = detections, referrer.refer(text, detections, pair.size, thermal=pair.ir)
+            lean = search_lean(selection) if source.search != "off" else 0.0
+            if lean:
+                if lean not in searched:
+                    searched[lean] = source.search_detections(pair, lean)
+                used, selection = searched[lean], referrer.refer(text, searched[lean], pair.size, thermal=pair.ir)
+                selection = replace(selection, explanation=selection.explanation + search_explanation(source.search,
+                                                                                                      lean))
+            boxes = [[round(float(v), 2) for v in used[i].box] for i in selection.selected]
             predictions[index] = {
-                "index": index, "image": pair_id, "text": expressions[index]["text"], "boxes": boxes,
-                "classes": [detections[i].class_name for i in selection.selected],
+                "index": index, "image": pair_id, "text": text, "boxes": boxes,
+                "classes": [used[i].class_name for i in selection.selected],
                 "empty": selection.no_match, "score": round(selection.score, 4),
                 "explanation": selection.explanation, "size": list(pair.size),
-                "instances": len(detections),
+                "instances": len(used),
             }
             if out is not None:
                 write_image(out / "masks" / f"{index}.png", selection.mask)
