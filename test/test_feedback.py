@@ -239,7 +239,7 @@ def _selection(no_match: bool, classes: tuple[str, ...], mask: np.ndarray | None
 def test_search_leans_the_whole_frame_toward_the_source_of_the_missing_category():
     searched = selection_control(_selection(True, ("person",)), SHAPE, 0.7)
     assert searched.shape == SHAPE and np.all(searched == np.float32(0.7))  # people: infrared
-    for classes in (("car",), ("bicycle",), ("car", "bicycle")):
+    for classes in (("car",), ("bicycle",), ("car", "bicycle"), ("car", "bus", "truck", "motorcycle")):  # "vehicle"
         assert np.all(selection_control(_selection(True, classes), SHAPE, 0.7) == np.float32(-0.7))  # visible
     for selection in (_selection(True, ("person", "car")), _selection(True, ()), _selection(True, ("dog",))):
         assert search_lean(selection) == 0.0 and not selection_control(selection, SHAPE, 0.7).any()

@@ -143,3 +143,13 @@ def test_bad_expression_files_are_reported(tmp_path):
 def test_unknown_image_is_named(msrs, tmp_path):
     with pytest.raises(DataError, match="'99999X'"):
         run_batch(msrs, [{"image": "99999X", "text": "the car"}], Referrer(), InstanceSource.create("gt"))
+
+
+def test_bench_refer_times_the_search_of_a_no_match(msrs, shared_root, capsys):
+    if not (shared_root / "weights" / "detectors" / "yolov5n_coco.pt").is_file():
+        pytest.skip("the COCO YOLOv5n weights are not in the shared folder")
+    assert main(["--shared-root", str(shared_root), "bench", "refer", "--runs", "3", "--frames", "2",
+                 "--detector", "yolov5n", "--detector-runs", "2", "--search", "fusion"]) == 0
+    out = capsys.readouterr().out
+    assert "| yolov5n + referring (cached text) |" in out
+    assert "| search of a no-match, added to that frame: the frame fused again leaning to infrared + yolov5n" in out
