@@ -78,3 +78,11 @@ def test_engine_cache_key_covers_every_field_and_rejects_stale_engines(tmp_path)
     write_engine(path, b"engine-bytes", base)
     assert read_engine(path, base) == b"engine-bytes"
     assert read_engine(path, variants[1]) is None  # built for another TensorRT version: rebuild
+
+
+def test_onnxruntime_threads_do_not_spin_between_runs(artifacts):
+    """Fusion and detection alternate in one process; spinning idle threads would slow the other model."""
+    backend = create_backend(artifacts, "onnxruntime", threads=2)
+    options = backend._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2

@@ -19,6 +19,11 @@ class OnnxRuntimeBackend(InferenceBackend):
 
     Asking for ``device="cuda"`` where the CUDA provider is missing is an error, never a
     silent fall back to the CPU.
+
+    The intra-op threads do not spin-wait after a run. A process here alternates models (fusion, then
+    the detector, then the fusion of the next frame), and a session whose idle threads keep spinning
+    takes the cores from the next one: on 2 cores, RisFuseNet then the 800 px YOLOv5n took 29 + 71 ms
+    per frame with spinning and 20 + 40 ms without; one model run back to back loses ~3 ms (39 -> 42).
     """
 
     name = "onnxruntime"
@@ -40,6 +45,7 @@ class OnnxRuntimeBackend(InferenceBackend):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see the class notes
         if not isinstance(model, bytes) and not Path(model).is_file():
             raise BackendError(f"onnxruntime: model file not found: {model}")
         try:
