@@ -80,9 +80,10 @@ def test_replay_reads_the_nodes_pipeline_yaml():
     assert values["fusion_method"] == "risfusenet" and values["detector"] == "yolox-nano"
 
 
-def test_graph_starts_without_launch_from_the_yaml_and_stops_cleanly_on_sigint(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_graph_starts_without_launch_from_the_yaml_and_stops_cleanly_on_a_signal(tmp_path, stop_signal):
     """``ris_fusion_pipeline --params-file config/pipeline.yaml`` (fusion 'max' to stay fast): the three
-    nodes reach active (their log says so) and Ctrl-C exits 0."""
+    nodes reach active (their log says so) and Ctrl-C (or ros2 launch's SIGTERM) exits 0."""
     params = yaml.safe_load((REPO / "config" / "pipeline.yaml").read_text())
     params["/**/fusion_node"]["ros__parameters"]["fusion_method"] = "max"
     path = tmp_path / "pipeline.yaml"
@@ -100,7 +101,7 @@ def test_graph_starts_without_launch_from_the_yaml_and_stops_cleanly_on_sigint(t
                 break
             lines.append(line)
         assert sum("]: active" in line for line in lines) == 3, "".join(lines)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

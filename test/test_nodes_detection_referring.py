@@ -355,3 +355,59 @@ def test_lifecycle_unknown_detector_fails_configure_with_reason_and_clean_teardo
             assert node.detection is None
     finally:
         graph.close()
+
+
+def test_referring_search_source_finds_a_person_only_the_thermal_frame_shows(ctx):
+    graph = Graph(ctx, nodes=("referring",), search="source")
+    thermal_pub = graph.peer.create_publisher(Image, "fused/thermal", RELIABLE)
+    try:
+        graph.start()
+        graph.text_pub.publish(String(data="the person"))
+        assert graph.spin_until(lambda: graph.nodes["referring"].text.text == "the person")
+        assert graph.spin_until(lambda: thermal_pub.get_subscription_count() >= 1 and
+                                graph.rgb_pub.get_subscription_count() >= 1)
+
+        def send(seconds: float) -> None:
+            dark = np.full((H, W, 3), 40, np.uint8)  # the fused and the visible frame: the detector sees nothing
+            thermal = np.full((H, W), 60, np.uint8)
+            thermal[ROWS, COLS] = 250  # the person is only in the thermal frame
+            for pub, array, encoding in ((thermal_pub, thermal, "mono8"), (graph.rgb_pub, dark, "rgb8"),
+                                         (graph.fused_pub, dark, "rgb8")):
+                pub.publish(stamp(Image(**array_to_image_fields(array, encoding)), seconds, "rgb_optical"))
+            graph.spin_until(lambda: False, 0.12)
+
+        def found() -> bool:
+            return any(r.text == "the person" and not r.no_match for r in graph.got["result"])
+
+        t = 20.0
+        while not found() and t < 26.0:
+            send(t)
+            t += 1 / 30
+        assert found()
+        result = next(r for r in graph.got["result"] if r.text == "the person" and not r.no_match)
+        inst = result.instances[0]
+        assert (inst.x_min, inst.y_min, inst.x_max, inst.y_max, inst.class_name) == (30, 10, 46, 22, "person")
+        assert graph.nodes["referring"].searched_frames >= 1
+        # a vehicle looks at the visible frame of the same stamp (dark here: still no match, but searched)
+        graph.text_pub.publish(String(data="the car"))
+        assert graph.spin_until(lambda: graph.nodes["referring"].text.text == "the car")
+        before = graph.nodes["referring"].searched_frames
+        while graph.nodes["referring"].searched_frames == before and t < 32.0:
+            send(t)
+            t += 1 / 30
+        assert graph.nodes["referring"].searched_frames > before
+        assert graph.nodes["referring"].search_view_missing == 0
+        assert all(r.no_match for r in graph.got["result"] if r.text == "the car")
+        assert graph.spin_until(lambda: any(v.get("searched_frames", "0") != "0" for _, v in graph.diag("referring")))
+    finally:
+        graph.close()
+
+
+def test_referring_search_fusion_is_refused_by_the_node_with_the_reason(ctx):
+    graph = Graph(ctx, nodes=("referring",), search="fusion")
+    try:
+        node = graph.nodes["referring"]
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert "search 'fusion' needs the fusion model" in node.last_error
+    finally:
+        graph.close()

@@ -4,6 +4,8 @@ Topics and services (relative names; in the root namespace ``referring_text`` is
 
 * in  ``fused/image`` (sensor-data QoS + ``qos_overrides``), ``fused/camera_info`` (optional),
   ``fused/thermal`` (mono8, the registered thermal with the fused frame's stamp; ``use_thermal``);
+  ``rgb/image_raw`` (only with ``search: source``: the visible frame a vehicle search looks at; the
+  fused frame carries the RGB stamp, so they pair by stamp);
   ``referring_text`` (``std_msgs/String``, reliable, volatile, depth 10: matches a plain
   ``ros2 topic pub``); an empty string clears the target;
 * services ``~/set_prompt`` (``ris_fusion_msgs/SetReferringText``: acknowledges with success, a
@@ -24,6 +26,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -36,8 +39,10 @@ from visualization_msgs.msg import MarkerArray
 from ris_fusion_msgs.msg import ReferredInstance, ReferringResult
 from ris_fusion_msgs.srv import SetReferringText
 
-from ..core.errors import RisFusionError
-from ..core.io.image_codec import array_to_image_fields, message_to_array
+from ..core.detection.types import Detection
+from ..core.errors import ConfigError, RisFusionError
+from ..core.feedback import search_explanation, search_image, search_lean, validate_search
+from ..core.io.image_codec import array_to_image_fields, message_to_array, to_rgb8
 from ..core.io.sync import header_stamp_ns
 from ..core.pipeline.overlay import draw_referring
 from ..core.pipeline.stages import ReferringStage, selected_instances
@@ -57,6 +62,8 @@ OVERLAY_TOPIC = "referring/overlay"
 MARKERS_TOPIC = "referring/markers"
 THERMAL_TOPIC = "fused/thermal"
 THERMAL_KEEP = 8  # thermal frames kept while their fused partner is on its way
+RGB_TOPIC = "rgb/image_raw"
+RGB_KEEP = 30  # visible frames kept for a search: about 1 s at 30 Hz, longer than fusion's worst latency
 
 TEXT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
@@ -74,6 +81,9 @@ REFERRING_PARAMS: tuple[ParamSpec, ...] = (
               "them is below this (8-bit levels) are not referred; 0 = off; needs use_thermal", 0.0, 255.0,
               read_only=True),
     ParamSpec("thermal_wait_seconds", 0.1, "how long a frame waits for its fused/thermal partner (s)", 0.0, 5.0),
+    ParamSpec("search", "off", "referring search: when a text naming people (vehicles) matches nothing, detect again "
+              "on the thermal (visible) frame of the same stamp and refer again; 'fusion' (a view fused again) needs "
+              "the fusion model and runs in the Pipeline / replay only", read_only=True, constraints="off or source"),
 )
 
 
@@ -88,6 +98,27 @@ def result_message(selection: ReferredSelection, header: Any) -> ReferringResult
             x_min=float(x1), y_min=float(y1), x_max=float(x2), y_max=float(y2), score=float(det.score),
             class_id=int(det.class_id), class_name=det.class_name, referring_score=float(referring_score)))
     return result
+
+
+class StampedFrames:
+    """The last ``keep`` frames of one topic by stamp; a reader may wait a little for a stamp to arrive."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cv = threading.Condition()
+
+    def put(self, stamp_ns: int, array: np.ndarray) -> None:
+        with self._cv:
+            self._frames[stamp_ns] = array
+            while len(self._frames) > self.keep:
+                self._frames.popitem(last=False)
+            self._cv.notify_all()
+
+    def get(self, stamp_ns: int, timeout: float) -> np.ndarray | None:
+        with self._cv:
+            self._cv.wait_for(lambda: stamp_ns in self._frames, timeout=timeout)
+            return self._frames.get(stamp_ns)
 
 
 class ReferringNode(FrameStageNode):
@@ -110,8 +141,10 @@ class ReferringNode(FrameStageNode):
         self.no_match_frames = 0
         self.matched_frames = 0
         self.thermal_missing = 0
-        self._thermal: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._thermal_cv = threading.Condition()
+        self._thermal = StampedFrames(THERMAL_KEEP)
+        self._rgb = StampedFrames(RGB_KEEP)
+        self.searched_frames = 0
+        self.search_view_missing = 0
         default = self.param("default_text")
         if default:
             self.apply_text(default, "default_text")
@@ -147,6 +180,9 @@ class ReferringNode(FrameStageNode):
         self.detection = self.load_detection(values)
         self.referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
                                                values["second_look_score"])
+        if validate_search(values["search"]) == "fusion":
+            raise ConfigError("search 'fusion' needs the fusion model: the Pipeline and `ris-fusion replay` run it; "
+                              "this node searches with 'source'")
         self._backend_info = self.detection.info()
 
     def _unload(self) -> None:
@@ -154,37 +190,60 @@ class ReferringNode(FrameStageNode):
         self.referring = None
 
     def _extra_subscriptions(self) -> list[Any]:
-        if not self.param("use_thermal"):
-            return []
-        return [self.create_subscription(Image, THERMAL_TOPIC, self._on_thermal, sensor_qos(),
-                                         event_callbacks=self.qos_incidents.subscription_callbacks(THERMAL_TOPIC),
-                                         qos_overriding_options=overriding_options())]
+        subscriptions = []
+        if self.param("use_thermal"):
+            subscriptions.append(self.create_subscription(
+                Image, THERMAL_TOPIC, self._on_thermal, sensor_qos(),
+                event_callbacks=self.qos_incidents.subscription_callbacks(THERMAL_TOPIC),
+                qos_overriding_options=overriding_options()))
+        if validate_search(self.param("search")) == "source":
+            subscriptions.append(self.create_subscription(
+                Image, RGB_TOPIC, self._on_rgb, sensor_qos(),
+                event_callbacks=self.qos_incidents.subscription_callbacks(RGB_TOPIC),
+                qos_overriding_options=overriding_options()))
+        return subscriptions
 
     def _on_thermal(self, msg: Image) -> None:
         if msg.encoding != "mono8":
             self.bad_input("thermal_encoding", f"{THERMAL_TOPIC} must be mono8, got {msg.encoding!r}")
             return
         try:
-            stamp, array = header_stamp_ns(msg), message_to_array(msg)
+            self._thermal.put(header_stamp_ns(msg), message_to_array(msg))
         except RisFusionError as exc:
             self.bad_input("thermal_data", exc)
-            return
-        with self._thermal_cv:
-            self._thermal[stamp] = array
-            while len(self._thermal) > THERMAL_KEEP:
-                self._thermal.popitem(last=False)
-            self._thermal_cv.notify_all()
+
+    def _on_rgb(self, msg: Image) -> None:
+        try:
+            self._rgb.put(header_stamp_ns(msg), to_rgb8(message_to_array(msg), msg.encoding))
+        except RisFusionError as exc:
+            self.bad_input("rgb_data", exc)
 
     def _thermal_for(self, stamp_ns: int) -> np.ndarray | None:
         """The fused/thermal frame with this stamp, waiting up to thermal_wait_seconds for it."""
         if not self.param("use_thermal"):
             return None
-        with self._thermal_cv:
-            self._thermal_cv.wait_for(lambda: stamp_ns in self._thermal, timeout=self.param("thermal_wait_seconds"))
-            thermal = self._thermal.get(stamp_ns)
+        thermal = self._thermal.get(stamp_ns, self.param("thermal_wait_seconds"))
         if thermal is None:
             self.thermal_missing += 1
         return thermal
+
+    def _search(self, text: str, selection: ReferredSelection, thermal: np.ndarray | None, stamp_ns: int,
+                key: Any, size: tuple[int, int]) -> tuple[ReferredSelection, list[Detection]] | None:
+        """The search of a no-match (``search: source``): the text referred again on the detections of the
+        thermal frame (people) or the visible frame (vehicles) of this stamp; None when it does not search or
+        that frame is missing (counted)."""
+        lean = search_lean(selection) if self.param("search") == "source" else 0.0
+        if not lean:
+            return None
+        vis = self._rgb.get(stamp_ns, 0.0) if lean < 0 else None
+        if (thermal if lean > 0 else vis) is None or (vis is not None and vis.shape[:2] != (size[1], size[0])):
+            self.search_view_missing += 1
+            return None
+        view = search_image("source", lean, None, thermal, vis)
+        found = self.detection.referring_candidates(view, thermal, key=key, slot=f"search{lean:+g}")
+        second = self.referring.refer(text, found, size, thermal=thermal)
+        self.searched_frames += 1
+        return replace(second, explanation=second.explanation + search_explanation("source", lean)), found
 
     def _make_publishers(self) -> None:
         self._mask_pub = self.lifecycle_pub(Image, MASK_TOPIC)
@@ -207,6 +266,9 @@ class ReferringNode(FrameStageNode):
             thermal = None
         detections = detection.referring_candidates(rgb, thermal, key=key)  # the cached fused result (+ thermal)
         selection = referring.refer(text, detections, size, thermal=thermal)
+        searched = self._search(text, selection, thermal, stamp_ns, key, size) if text else None
+        if searched is not None:
+            selection, detections = searched
         if text:
             if selection.no_match:
                 self.no_match_frames += 1
@@ -227,7 +289,8 @@ class ReferringNode(FrameStageNode):
         return [("active_text", self.text.text[:80]), ("text_accepted", self.text.accepted),
                 ("text_rejected", self.text.rejected), ("text_cleared", self.text.cleared),
                 ("matched_frames", self.matched_frames), ("no_match_frames", self.no_match_frames),
-                ("thermal_missing", self.thermal_missing)]
+                ("thermal_missing", self.thermal_missing), ("searched_frames", self.searched_frames),
+                ("search_view_missing", self.search_view_missing)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,17 @@
-"""Start-up shared by every node executable: rclpy.init, autostart (configure + activate), spin, clean exit."""
+"""Start-up shared by every node executable: rclpy.init, autostart (configure + activate), spin, clean exit.
+
+Ctrl-C / SIGTERM are handled here, not by rclpy's own handler: that one shuts the context down at once,
+while the nodes' worker threads may be publishing, and a publish racing the context's teardown can crash
+the process (seen as SIGSEGV on Ctrl-C, rarely). Here a signal only asks the spin loop to stop; the
+workers are stopped first, then the executor, the nodes and the context.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,8 +19,11 @@ from typing import Any
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.signals import SignalHandlerOptions
 
 from .middleware import apply_dds_profile
+
+SPIN_PERIOD_S = 0.1  # the spin loop's longest wait: how late a stop signal may be seen
 
 
 def autostart(node: Any) -> bool:
@@ -30,12 +41,21 @@ def autostart(node: Any) -> bool:
     return True
 
 
+def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
+    """SIGINT and SIGTERM set ``stop`` (main thread only; elsewhere the caller stops the loop itself)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
 def spin_nodes(build: Callable[[], Sequence[Any]], argv: Sequence[str] | None, *, threads: int | None = None,
                duration_s: float = 0.0) -> int:
-    """Init rclpy, build the nodes, autostart them, spin until Ctrl-C (or ``duration_s``), tear down."""
+    """Init rclpy, build the nodes, autostart them, spin until Ctrl-C / SIGTERM (or ``duration_s``), tear down."""
     transport = apply_dds_profile()  # before rclpy.init
-    rclpy.init(args=list(sys.argv if argv is None else argv))
+    rclpy.init(args=list(sys.argv if argv is None else argv), signal_handler_options=SignalHandlerOptions.NO)
     rclpy.logging.get_logger("ris_fusion_ros").info(transport)
+    stop = threading.Event()
+    previous = _stop_on_signals(stop)
     nodes: list[Any] = []
     executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
     try:
@@ -43,25 +63,27 @@ def spin_nodes(build: Callable[[], Sequence[Any]], argv: Sequence[str] | None, *
         for node in nodes:
             executor.add_node(node)
         ok = all([autostart(node) for node in nodes])
-        if duration_s > 0:
-            stop = time.monotonic() + duration_s
-            while rclpy.ok() and time.monotonic() < stop:
-                executor.spin_once(timeout_sec=0.1)
-        else:
-            executor.spin()
+        end = time.monotonic() + duration_s if duration_s > 0 else float("inf")
+        while not stop.is_set() and rclpy.ok() and time.monotonic() < end:
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)  # returns at least this often to see a signal
         return 0 if ok else 1
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0
     except Exception:
-        if rclpy.ok():  # a real failure; one raised because Ctrl-C shut the context down mid-start is not
+        if rclpy.ok():  # a real failure; one raised because the context went down mid-start is not
             raise
         return 0
     finally:
+        for node in nodes:  # no worker may be publishing while the context goes down
+            with contextlib.suppress(Exception):
+                node.stop_processing()
         executor.shutdown()
         for node in nodes:
-            with contextlib.suppress(Exception):  # the context may already be gone after Ctrl-C
+            with contextlib.suppress(Exception):
                 node.destroy_node()
         rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_single_node(node_class: Callable[[], Any], argv: Sequence[str] | None = None) -> int:

@@ -80,9 +80,14 @@ class WorkerLifecycleNode(LifecycleNode):
         self.on_cleanup(state)
         return TransitionCallbackReturn.SUCCESS
 
-    def destroy_node(self) -> None:
+    def stop_processing(self) -> None:
+        """Drop the input subscriptions and stop the worker: nothing is published after this returns (the
+        executables call it before the context shuts down)."""
         self._drop_subscriptions()
         self._stop_worker()
+
+    def destroy_node(self) -> None:
+        self.stop_processing()
         super().destroy_node()
 
     def _drop_subscriptions(self) -> None:
