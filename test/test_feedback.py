@@ -331,6 +331,11 @@ def test_refer_batch_search_answers_a_no_match_from_the_search_view(write_pair_f
         assert not person["empty"] and person["classes"] == ["person"] and "search:" in person["explanation"]
         assert car["empty"] is (not car_found)  # source mode looks at the (dark) visible image: still nothing
         assert "search:" in car["explanation"] and dog["empty"] and "search:" not in dog["explanation"]
+    # with the thermal stream the search reuses the pair's thermal detections: fused + thermal, then one view each
+    detector = _ViewDetector()
+    run_batch(dataset, expressions, Referrer(), InstanceSource("detector", detector, _Fusion(), "fused",
+                                                               thermal_stream=True, search="fusion"))
+    assert detector.calls == 4
     with pytest.raises(ConfigError, match="needs --instances detector on the fused image"):
         InstanceSource.create("gt", search="fusion")
 

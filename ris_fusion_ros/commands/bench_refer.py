@@ -143,13 +143,17 @@ def run(args: argparse.Namespace) -> int:
         if args.search != "off":
             counter3 = iter(range(10 ** 9))
 
+            for p in pairs:  # the frame's own pass, as in the pipeline (the thermal stream's detections are reused)
+                source(p, dataset.class_names)
+
             def search_one() -> None:  # a person text that found nothing: the infrared-leaning view
                 p = pairs[next(counter3) % len(pairs)]
                 referrer.refer("the person", source.search_detections(p, 1.0), p.size, thermal=p.ir)
 
             searched = _time(search_one, args.detector_runs)
             view = "the frame fused again leaning to infrared" if args.search == "fusion" else "the infrared image"
-            rows.append(f"| search of a no-match, added to that frame: {view} + {args.detector}{stream} + referring "
+            merged = " + merged with the frame's thermal-stream people" if args.thermal_stream else ""
+            rows.append(f"| search of a no-match, added to that frame: {view} + {args.detector}{merged} + referring "
                         f"| {_stats(searched)} |")
         if source.fusion is not None:
             fuse = _time(lambda: source.fusion.fuse(pairs[0].ir, pairs[0].vis), max(5, args.detector_runs // 2))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ INSTANCE_SOURCES = ("gt", "detector")
 INPUTS = ("fused", "visible", "infrared")
 #: Road-scene COCO classes kept from the detector (the referring words cover these).
 ROAD_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+THERMAL_CACHE = 16  # pairs whose thermal-stream detections are kept for a search of the same pair
 
 
 @dataclass
@@ -43,6 +44,7 @@ class InstanceSource:
     input: str = "fused"
     thermal_stream: bool = False  # also detect on the infrared image and merge its people (merge_streams)
     search: str = "off"  # a no-match looks again at a view favouring the category's source (core.feedback)
+    _thermal: OrderedDict[str, list[Detection]] = field(default_factory=OrderedDict, repr=False)
 
     @classmethod
     def create(cls, kind: str, detector_name: str = "yolov5n-seg", input_kind: str = "fused", runtime: Any = None,
@@ -100,18 +102,26 @@ class InstanceSource:
             image = pair.vis
         else:
             image = np.repeat(pair.ir[:, :, None], 3, axis=2)
-        return self.detect(image, pair.ir)
+        return self.detect(image, pair.ir, pair.pair_id)
 
-    def detect(self, image: np.ndarray, ir: np.ndarray) -> list[Detection]:
-        """The detector on ``image``, with the thermal stream's people merged in when it is on."""
+    def detect(self, image: np.ndarray, ir: np.ndarray, key: str | None = None) -> list[Detection]:
+        """The detector on ``image``, with the thermal stream's people merged in when it is on; ``key`` (the
+        pair id) reuses the thermal stream's detections of that pair, as the pipeline does within a frame."""
         detections = self.detector.detect(image)
         if self.thermal_stream:
-            detections = merge_streams(detections, self.detector.detect(ir))  # the detector takes gray as is
+            thermal = self._thermal.get(key) if key is not None else None
+            if thermal is None:
+                thermal = self.detector.detect(ir)  # the detector takes gray as is
+                if key is not None:
+                    self._thermal[key] = thermal
+                    while len(self._thermal) > THERMAL_CACHE:
+                        self._thermal.popitem(last=False)
+            detections = merge_streams(detections, thermal)
         return detections
 
     def search_detections(self, pair: Pair, lean: float) -> list[Detection]:
         """The detections of the search view of ``pair`` (:func:`~ris_fusion_ros.core.feedback.search_image`)."""
-        return self.detect(search_image(self.search, lean, self.fusion, pair.ir, pair.vis), pair.ir)
+        return self.detect(search_image(self.search, lean, self.fusion, pair.ir, pair.vis), pair.ir, pair.pair_id)
 
 
 def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer: Referrer, source: InstanceSource,
