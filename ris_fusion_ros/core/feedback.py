@@ -11,9 +11,9 @@ engines are bright; the rest of the frame keeps the plain fusion.
 * Live (the pipeline and the nodes) a second fusion per frame would double the cost, so the mask
   referred on frame t drives the fusion of frame t+1 (one frame of lag; objects move little in 33 ms,
   and the dilation covers that motion).
-* Search: when the text named people, cars or bicycles and found nothing, the detector looks again at a
-  view of the same frame that favours the source that category is seen best in (people: infrared; cars
-  and bicycles: visible), and the text is referred again (:func:`search_pass`). The view is the frame
+* Search: when the text named people, or vehicles / bicycles, and found nothing, the detector looks again
+  at a view of the same frame that favours the source that category is seen best in (people: infrared;
+  vehicles and bicycles: visible), and the text is referred again (:func:`search_pass`). The view is the frame
   fused again with the whole control map at +-1 (``fusion``: the feedback proper) or the source image
   itself (``source``). This is the feedback that measurably helps (README, "Fusion that helps"): a missed
   object is more often visible in one source than in the blend, while leaning a found object's own
