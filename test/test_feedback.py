@@ -328,6 +328,7 @@ def test_refer_batch_search_answers_a_no_match_from_the_search_view(write_pair_f
     for mode, car_found in (("fusion", True), ("source", False)):
         source = InstanceSource("detector", _ViewDetector(), _Fusion(), "fused", search=mode)
         person, car, dog = run_batch(dataset, expressions, Referrer(), source)
+        assert [p["searched"] for p in (person, car, dog)] == [True, True, False]
         assert not person["empty"] and person["classes"] == ["person"] and "search:" in person["explanation"]
         assert car["empty"] is (not car_found)  # source mode looks at the (dark) visible image: still nothing
         assert "search:" in car["explanation"] and dog["empty"] and "search:" not in dog["explanation"]

@@ -87,8 +87,11 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     seconds = time.perf_counter() - start
     images = len({e["image"] for e in expressions})
     look = f", second look down to {second_look:g}" if second_look is not None else ", no second look"
+    searched = [p for p in predictions if p.get("searched")]
+    search = (f"; search ({args.search}): {len(searched)} no-matches looked at again, "
+              f"{sum(not p['empty'] for p in searched)} answered" if args.search != "off" else "")
     description = (f"{len(expressions)} expressions on {images} images of {dataset.root}; instances: "
-                   f"{source.describe()} (scores >= {min_score:g}{look}); {seconds:.1f} s")
+                   f"{source.describe()} (scores >= {min_score:g}{look}){search}; {seconds:.1f} s")
     return expressions, predictions, description
 
 

@@ -159,7 +159,7 @@ def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer:
                 "classes": [used[i].class_name for i in selection.selected],
                 "empty": selection.no_match, "score": round(selection.score, 4),
                 "explanation": selection.explanation, "size": list(pair.size),
-                "instances": len(used),
+                "instances": len(used), "searched": bool(lean),
             }
             if out is not None:
                 write_image(out / "masks" / f"{index}.png", selection.mask)
