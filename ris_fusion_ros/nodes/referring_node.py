@@ -4,8 +4,8 @@ Topics and services (relative names; in the root namespace ``referring_text`` is
 
 * in  ``fused/image`` (sensor-data QoS + ``qos_overrides``), ``fused/camera_info`` (optional),
   ``fused/thermal`` (mono8, the registered thermal with the fused frame's stamp; ``use_thermal``);
-  ``rgb/image_raw`` (only with ``search: source``: the visible frame a vehicle search looks at; the
-  fused frame carries the RGB stamp, so they pair by stamp);
+  ``rgb/image_raw`` (only with ``search`` on: the visible frame of a search; the fused frame carries
+  the RGB stamp, so they pair by stamp);
   ``referring_text`` (``std_msgs/String``, reliable, volatile, depth 10: matches a plain
   ``ros2 topic pub``); an empty string clears the target;
 * services ``~/set_prompt`` (``ris_fusion_msgs/SetReferringText``: acknowledges with success, a
@@ -40,8 +40,9 @@ from ris_fusion_msgs.msg import ReferredInstance, ReferringResult
 from ris_fusion_msgs.srv import SetReferringText
 
 from ..core.detection.types import Detection
-from ..core.errors import ConfigError, RisFusionError
+from ..core.errors import RisFusionError
 from ..core.feedback import search_explanation, search_image, search_lean, validate_search
+from ..core.fusion import RuntimeOptions, create_method, require_conditioning
 from ..core.io.image_codec import array_to_image_fields, message_to_array, to_rgb8
 from ..core.io.sync import header_stamp_ns
 from ..core.pipeline.overlay import draw_referring
@@ -63,6 +64,7 @@ MARKERS_TOPIC = "referring/markers"
 THERMAL_TOPIC = "fused/thermal"
 THERMAL_KEEP = 8  # thermal frames kept while their fused partner is on its way
 RGB_TOPIC = "rgb/image_raw"
+SEARCH_FUSION_METHOD = "risfusenet"  # search 'fusion': the fusion with a control map the node loads for it
 RGB_KEEP = 30  # visible frames kept for a search: about 1 s at 30 Hz, longer than fusion's worst latency
 
 TEXT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
@@ -80,10 +82,12 @@ REFERRING_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("person_min_thermal_contrast", 15.0, "person boxes whose thermal contrast with a 6 px ring around "
               "them is below this (8-bit levels) are not referred; 0 = off; needs use_thermal", 0.0, 255.0,
               read_only=True),
-    ParamSpec("thermal_wait_seconds", 0.1, "how long a frame waits for its fused/thermal partner (s)", 0.0, 5.0),
+    ParamSpec("thermal_wait_seconds", 0.1, "how long a frame waits for its fused/thermal partner (and a search for "
+              "its rgb/image_raw partner) (s)", 0.0, 5.0),
     ParamSpec("search", "off", "referring search: when a text naming people (vehicles) matches nothing, detect again "
-              "on the thermal (visible) frame of the same stamp and refer again; 'fusion' (a view fused again) needs "
-              "the fusion model and runs in the Pipeline / replay only", read_only=True, constraints="off or source"),
+              "on the thermal (visible) frame of the same stamp (source), or on that frame fused again by RisFuseNet "
+              "leaning fully to infrared (visible) (fusion; loads RisFuseNet here), and refer again",
+              read_only=True, constraints="off, source or fusion"),
 )
 
 
@@ -145,6 +149,7 @@ class ReferringNode(FrameStageNode):
         self._rgb = StampedFrames(RGB_KEEP)
         self.searched_frames = 0
         self.search_view_missing = 0
+        self._search_fusion: Any = None  # RisFuseNet, loaded at configure for search 'fusion' only
         default = self.param("default_text")
         if default:
             self.apply_text(default, "default_text")
@@ -180,14 +185,17 @@ class ReferringNode(FrameStageNode):
         self.detection = self.load_detection(values)
         self.referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
                                                values["second_look_score"])
+        self._search_fusion = None
         if validate_search(values["search"]) == "fusion":
-            raise ConfigError("search 'fusion' needs the fusion model: the Pipeline and `ris-fusion replay` run it; "
-                              "this node searches with 'source'")
+            runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
+            self._search_fusion = create_method(SEARCH_FUSION_METHOD, runtime)
+            require_conditioning(self._search_fusion, "control", purpose="search 'fusion'")
         self._backend_info = self.detection.info()
 
     def _unload(self) -> None:
         self.release_detection()
         self.referring = None
+        self._search_fusion = None
 
     def _extra_subscriptions(self) -> list[Any]:
         subscriptions = []
@@ -196,7 +204,7 @@ class ReferringNode(FrameStageNode):
                 Image, THERMAL_TOPIC, self._on_thermal, sensor_qos(),
                 event_callbacks=self.qos_incidents.subscription_callbacks(THERMAL_TOPIC),
                 qos_overriding_options=overriding_options()))
-        if validate_search(self.param("search")) == "source":
+        if validate_search(self.param("search")) != "off":
             subscriptions.append(self.create_subscription(
                 Image, RGB_TOPIC, self._on_rgb, sensor_qos(),
                 event_callbacks=self.qos_incidents.subscription_callbacks(RGB_TOPIC),
@@ -229,21 +237,23 @@ class ReferringNode(FrameStageNode):
 
     def _search(self, text: str, selection: ReferredSelection, thermal: np.ndarray | None, stamp_ns: int,
                 key: Any, size: tuple[int, int]) -> tuple[ReferredSelection, list[Detection]] | None:
-        """The search of a no-match (``search: source``): the text referred again on the detections of the
-        thermal frame (people) or the visible frame (vehicles) of this stamp; None when it does not search or
-        that frame is missing (counted)."""
-        lean = search_lean(selection) if self.param("search") == "source" else 0.0
+        """The search of a no-match: the text referred again on the detections of the thermal frame (people) or
+        the visible frame (vehicles) of this stamp, or of the two fused again leaning to that source; None when
+        it does not search or a frame it needs is missing (counted)."""
+        mode = validate_search(self.param("search"))
+        lean = search_lean(selection) if mode != "off" else 0.0
         if not lean:
             return None
-        vis = self._rgb.get(stamp_ns, 0.0) if lean < 0 else None
-        if (thermal if lean > 0 else vis) is None or (vis is not None and vis.shape[:2] != (size[1], size[0])):
+        vis = self._rgb.get(stamp_ns, self.param("thermal_wait_seconds")) if (lean < 0 or mode == "fusion") else None
+        needs_ir, needs_vis = lean > 0 or mode == "fusion", lean < 0 or mode == "fusion"
+        if (needs_ir and thermal is None) or (needs_vis and (vis is None or vis.shape[:2] != (size[1], size[0]))):
             self.search_view_missing += 1
             return None
-        view = search_image("source", lean, None, thermal, vis)
+        view = search_image(mode, lean, self._search_fusion, thermal, vis)
         found = self.detection.referring_candidates(view, thermal, key=key, slot=f"search{lean:+g}")
         second = self.referring.refer(text, found, size, thermal=thermal)
         self.searched_frames += 1
-        return replace(second, explanation=second.explanation + search_explanation("source", lean)), found
+        return replace(second, explanation=second.explanation + search_explanation(mode, lean)), found
 
     def _make_publishers(self) -> None:
         self._mask_pub = self.lifecycle_pub(Image, MASK_TOPIC)
