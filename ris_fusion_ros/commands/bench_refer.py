@@ -143,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
         if args.search != "off":
             counter3 = iter(range(10 ** 9))
 
-            for p in pairs:  # the frame's own pass, as in the pipeline (the thermal stream's detections are reused)
-                source(p, dataset.class_names)
+            if args.thermal_stream:  # the frame's own pass ran first in the pipeline: its thermal detections are reused
+                for p in pairs:
+                    source.detect(image_of[p.pair_id], p.ir, p.pair_id)
 
             def search_one() -> None:  # a person text that found nothing: the infrared-leaning view
                 p = pairs[next(counter3) % len(pairs)]

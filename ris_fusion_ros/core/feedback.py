@@ -239,18 +239,39 @@ def search_explanation(mode: str, lean: float) -> str:
     return f"; search: no match on the fused frame, this answer from {view}"
 
 
+def search_again(first: ReferredSelection, mode: str, view_detections: Callable[[float], list[Detection] | None],
+                 refer: Callable[[list[Detection]], ReferredSelection]
+                 ) -> tuple[ReferredSelection, list[Detection]] | None:
+    """The search of one referring result, shared by every caller (they differ only in how they get a view's
+    detections): None when ``first`` found something, does not search, ``mode`` is off, or
+    ``view_detections(lean)`` gives None (the view is missing); else the text referred again by ``refer`` on
+    the view's detections (its explanation says so) and those detections."""
+    lean = search_lean(first) if validate_search(mode) != "off" else 0.0
+    if not lean:
+        return None
+    detections = view_detections(lean)
+    if detections is None:
+        return None
+    second = refer(detections)
+    return replace(second, explanation=second.explanation + search_explanation(mode, lean)), detections
+
+
 def search_pass(fusion: Any, detect: Callable[[np.ndarray], list[Detection]], referrer: Any, ir: np.ndarray,
                 vis: np.ndarray, text: str, first: PassResult, mode: str = "fusion",
                 strength: float = SEARCH_STRENGTH) -> PassResult:
-    """The search on one frame: ``first`` itself when it found something (or does not search), else the
+    """The search on one frame (:func:`search_again`): ``first`` itself when it does not search, else the
     text referred on the detections of the :func:`search_image` (its answer replaces the no-match)."""
-    control = search_control(first.selection, ir.shape[:2], strength)
-    if validate_search(mode) == "off" or control is None:
-        return first
-    lean = float(control.flat[0])
-    image = search_image(mode, lean, fusion, ir, vis)
-    detections = detect(image)
+    strength = validate_strength(strength)
     height, width = ir.shape[:2]
-    selection = referrer.refer(text, detections, (width, height), thermal=ir)
-    return PassResult(image, detections, replace(selection, explanation=selection.explanation
-                                                 + search_explanation(mode, lean)))
+    views: dict[float, np.ndarray] = {}
+
+    def view_detections(lean: float) -> list[Detection]:
+        views[lean] = search_image(mode, lean * strength, fusion, ir, vis)
+        return detect(views[lean])
+
+    searched = search_again(first.selection, mode, view_detections,
+                            lambda found: referrer.refer(text, found, (width, height), thermal=ir))
+    if searched is None:
+        return first
+    selection, detections = searched
+    return PassResult(next(iter(views.values())), detections, selection)

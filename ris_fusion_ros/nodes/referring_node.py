@@ -26,7 +26,6 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +40,7 @@ from ris_fusion_msgs.srv import SetReferringText
 
 from ..core.detection.types import Detection
 from ..core.errors import RisFusionError
-from ..core.feedback import search_explanation, search_image, search_lean, validate_search
+from ..core.feedback import search_again, search_image, validate_search
 from ..core.fusion import RuntimeOptions, create_method, require_conditioning
 from ..core.io.image_codec import array_to_image_fields, message_to_array, to_rgb8
 from ..core.io.sync import header_stamp_ns
@@ -150,6 +149,7 @@ class ReferringNode(FrameStageNode):
         self.searched_frames = 0
         self.search_view_missing = 0
         self._search_fusion: Any = None  # RisFuseNet, loaded at configure for search 'fusion' only
+        self._search_mode = "off"  # the search parameter, validated at configure
         default = self.param("default_text")
         if default:
             self.apply_text(default, "default_text")
@@ -186,7 +186,8 @@ class ReferringNode(FrameStageNode):
         self.referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
                                                values["second_look_score"])
         self._search_fusion = None
-        if validate_search(values["search"]) == "fusion":
+        self._search_mode = validate_search(values["search"])
+        if self._search_mode == "fusion":
             runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
             self._search_fusion = create_method(SEARCH_FUSION_METHOD, runtime)
             require_conditioning(self._search_fusion, "control", purpose="search 'fusion'")
@@ -204,7 +205,7 @@ class ReferringNode(FrameStageNode):
                 Image, THERMAL_TOPIC, self._on_thermal, sensor_qos(),
                 event_callbacks=self.qos_incidents.subscription_callbacks(THERMAL_TOPIC),
                 qos_overriding_options=overriding_options()))
-        if validate_search(self.param("search")) != "off":
+        if self._search_mode != "off":
             subscriptions.append(self.create_subscription(
                 Image, RGB_TOPIC, self._on_rgb, sensor_qos(),
                 event_callbacks=self.qos_incidents.subscription_callbacks(RGB_TOPIC),
@@ -235,25 +236,20 @@ class ReferringNode(FrameStageNode):
             self.thermal_missing += 1
         return thermal
 
-    def _search(self, text: str, selection: ReferredSelection, thermal: np.ndarray | None, stamp_ns: int,
-                key: Any, size: tuple[int, int]) -> tuple[ReferredSelection, list[Detection]] | None:
-        """The search of a no-match: the text referred again on the detections of the thermal frame (people) or
-        the visible frame (vehicles) of this stamp, or of the two fused again leaning to that source; None when
-        it does not search or a frame it needs is missing (counted)."""
-        mode = validate_search(self.param("search"))
-        lean = search_lean(selection) if mode != "off" else 0.0
-        if not lean:
-            return None
+    def _search_view(self, lean: float, thermal: np.ndarray | None, stamp_ns: int, key: Any,
+                     size: tuple[int, int]) -> list[Detection] | None:
+        """The candidates of the search view leaning ``lean`` (:func:`~ris_fusion_ros.core.feedback.search_again`):
+        the thermal frame (people) or the visible frame (vehicles) of this stamp, or the two fused again; None
+        when a frame it needs is missing (counted)."""
+        mode = self._search_mode
         vis = self._rgb.get(stamp_ns, self.param("thermal_wait_seconds")) if (lean < 0 or mode == "fusion") else None
         needs_ir, needs_vis = lean > 0 or mode == "fusion", lean < 0 or mode == "fusion"
         if (needs_ir and thermal is None) or (needs_vis and (vis is None or vis.shape[:2] != (size[1], size[0]))):
             self.search_view_missing += 1
             return None
         view = search_image(mode, lean, self._search_fusion, thermal, vis)
-        found = self.detection.referring_candidates(view, thermal, key=key, slot=f"search{lean:+g}")
-        second = self.referring.refer(text, found, size, thermal=thermal)
         self.searched_frames += 1
-        return replace(second, explanation=second.explanation + search_explanation(mode, lean)), found
+        return self.detection.referring_candidates(view, thermal, key=key, slot=f"search{lean:+g}")
 
     def _make_publishers(self) -> None:
         self._mask_pub = self.lifecycle_pub(Image, MASK_TOPIC)
@@ -276,7 +272,9 @@ class ReferringNode(FrameStageNode):
             thermal = None
         detections = detection.referring_candidates(rgb, thermal, key=key)  # the cached fused result (+ thermal)
         selection = referring.refer(text, detections, size, thermal=thermal)
-        searched = self._search(text, selection, thermal, stamp_ns, key, size) if text else None
+        searched = search_again(selection, self._search_mode,
+                                lambda lean: self._search_view(lean, thermal, stamp_ns, key, size),
+                                lambda found: referring.refer(text, found, size, thermal=thermal))
         if searched is not None:
             selection, detections = searched
         if text:

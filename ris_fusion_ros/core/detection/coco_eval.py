@@ -31,10 +31,13 @@ class CocoAccumulator:
     images: list[dict] = field(default_factory=list)
     annotations: list[dict] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
+    # pycocotools' per-image matching of the lists above, made once (see _evaluated); reset by add_image
+    _matched: Any = field(default=None, init=False, repr=False, compare=False)
 
     def add_image(self, image_id: int, width: int, height: int, gt: np.ndarray, gt_names: Sequence[str],
                   detections: Sequence[Detection]) -> None:
         """``gt`` is (N, 5) ``class_id, x1, y1, x2, y2`` with ids into ``gt_names``."""
+        self._matched = None
         self.images.append({"id": image_id, "width": width, "height": height})
         for cls, x1, y1, x2, y2 in np.asarray(gt, dtype=np.float64).reshape(-1, 5):
             name = gt_names[int(cls)] if int(cls) < len(gt_names) else None
@@ -74,7 +77,10 @@ def _load_coco():
 
 def _evaluated(acc: CocoAccumulator) -> Any:
     """pycocotools' COCOeval (bbox, all areas, maxDets 100) after ``evaluate()``: per image and category
-    matches, before they are accumulated into precision-recall tables."""
+    matches, before they are accumulated into precision-recall tables. Made once per accumulator content:
+    the scores and the bootstrap read the same matching."""
+    if acc._matched is not None:
+        return acc._matched
     COCO, COCOeval = _load_coco()
     if not acc.images:
         raise ConfigError("no images to evaluate")
@@ -89,6 +95,7 @@ def _evaluated(acc: CocoAccumulator) -> Any:
             dt.createIndex()
         ev = COCOeval(gt, dt, "bbox")
         ev.evaluate()
+    acc._matched = ev
     return ev
 
 
@@ -133,8 +140,9 @@ def bootstrap_map50(accs: Sequence[CocoAccumulator], resamples: int = DEFAULT_RE
     resamples = len(draws)
     out = np.zeros((resamples, len(accs)))
     for column, acc in enumerate(accs):
-        ev = _evaluated(acc)
-        params = ev._paramsEval  # the parameters evaluate() ran with: the layout of ev.evalImgs
+        matched = _evaluated(acc)
+        ev = copy.copy(matched)  # the draws replace params and evalImgs on this copy, never on the cached one
+        params = matched._paramsEval  # the parameters evaluate() ran with: the layout of ev.evalImgs
         n_images, n_areas = len(params.imgIds), len(params.areaRng)
         all_area = params.areaRngLbl.index("all")
         first = [k * n_areas * n_images + all_area * n_images for k in range(len(params.catIds))]
@@ -144,9 +152,9 @@ def bootstrap_map50(accs: Sequence[CocoAccumulator], resamples: int = DEFAULT_RE
         drawn.areaRng, drawn.areaRngLbl = [params.areaRng[all_area]], ["all"]
         drawn.maxDets = [params.maxDets[-1]]
         drawn.iouThrs = params.iouThrs[:1]  # 0.5
+        drawn.imgIds = list(range(draws.shape[1]))  # positions in the draw: an image drawn twice counts twice
+        ev.params = ev._paramsEval = drawn
         for row, draw in enumerate(draws):
-            drawn.imgIds = list(range(len(draw)))
-            ev.params = ev._paramsEval = drawn
             ev.evalImgs = [images[i] for images in per_category for i in draw]
             with contextlib.redirect_stdout(io.StringIO()):
                 ev.accumulate()

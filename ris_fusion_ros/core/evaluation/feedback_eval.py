@@ -25,6 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ from ..feedback import (
     PassResult,
     detections_mask,
     feedback_control,
+    search_again,
     search_image,
     search_lean,
     selection_control,
@@ -220,14 +222,7 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
                 v = result.variant
                 start = time.perf_counter()
                 if v.search_only:
-                    lean = search_lean(first.selection)
-                    if lean and (v, lean) not in cache:
-                        image = search_image(v.search_only, lean * v.strength, fusion, ir, vis)
-                        cache[(v, lean)] = (image, refer_detector.detect(image))
-                    second = first
-                    if lean:
-                        image, dets = cache[(v, lean)]
-                        second = PassResult(image, dets, referrer.refer(text, dets, size, thermal=ir))
+                    second = _search_row(v, first, text, size, ir, vis, fusion, refer_detector, referrer, cache)
                     result.seconds += time.perf_counter() - start
                     result.predictions[index] = _prediction(index, pair_id, text, second, size)
                     continue  # the search changes no fused region: no region metrics
@@ -250,6 +245,24 @@ def evaluate_feedback(dataset: PairDataset, expressions: Sequence[dict[str, Any]
                     for name, value in region_metrics(ir, vis_gray, fused_gray, plain_gray, inside).items():
                         result.region[name].append(value)
     return results
+
+
+def _search_row(v: Variant, first: PassResult, text: str, size: tuple[int, int], ir: np.ndarray, vis: np.ndarray,
+                fusion: Any, detector: Any, referrer: Any, cache: dict) -> PassResult:
+    """Pass 2 of a search-only row (:func:`~ris_fusion_ros.core.feedback.search_again`); each view of an image
+    is detected once (``cache``, per image, shared by its expressions)."""
+
+    def view_detections(lean: float) -> list:
+        if (v, lean) not in cache:
+            image = search_image(v.search_only, lean * v.strength, fusion, ir, vis)
+            cache[(v, lean)] = (image, detector.detect(image))
+        return cache[(v, lean)][1]
+
+    searched = search_again(first.selection, v.search_only, view_detections,
+                            partial(referrer.refer, text, image_size=size, thermal=ir))
+    if searched is None:
+        return first
+    return PassResult(cache[(v, search_lean(first.selection))][0], searched[1], searched[0])
 
 
 def _found_objects_by(gt: np.ndarray, names: Sequence[str], floor: float) -> Callable[[list], list[bool]]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..detection.types import Detection
 from ..errors import ConfigError
-from ..feedback import search_explanation, search_lean
+from ..feedback import search_again
 from ..fusion import RuntimeOptions
 from ..io.sync import ApproximateTimeSync, SyncedPair, SyncStats
 from ..referring.types import ReferredSelection
@@ -156,15 +156,14 @@ class Pipeline:
                 start = time.perf_counter()
             result.selection = self.referring.refer(result.text, candidates, (width, height), thermal)
             timings["referring"] = (time.perf_counter() - start) * 1e3
-            lean = search_lean(result.selection) if self.fusion.search != "off" else 0.0
-            if lean:  # the text found nothing: look again at the view favouring its category's source
-                start = time.perf_counter()
-                view = self.fusion.search_view(frame, lean)
-                found = self.detection.referring_candidates(view, thermal, key=(pair.rgb_stamp_ns, rgb.frame_id),
-                                                            slot=f"search{lean:+g}")
-                second = self.referring.refer(result.text, found, (width, height), thermal)
-                result.selection = replace(second, explanation=second.explanation
-                                           + search_explanation(self.fusion.search, lean))
+            start, key = time.perf_counter(), (pair.rgb_stamp_ns, rgb.frame_id)
+            searched = search_again(  # the text found nothing: look again at the view favouring its category
+                result.selection, self.fusion.search,
+                lambda lean: self.detection.referring_candidates(self.fusion.search_view(frame, lean), thermal,
+                                                                 key=key, slot=f"search{lean:+g}"),
+                lambda found: self.referring.refer(result.text, found, (width, height), thermal))
+            if searched is not None:
+                result.selection = searched[0]
                 timings["search"] = (time.perf_counter() - start) * 1e3
             if self.fusion.feedback_strength > 0:  # live feedback: this frame's mask steers the next fusion
                 self.fusion.set_feedback(result.selection)

@@ -249,8 +249,7 @@ class DetectionStage:
         in ``thermal`` (uint8 HxW, registered to ``image``) when the thermal stream is on and ``thermal`` is
         given; then cut at the candidate floor. ``slot`` keeps another image of the same frame (a search
         view) from replacing the fused frame's cached detections."""
-        floor = self.stream_score
-        candidates = [d for d in self._cached(slot, image, key) if d.score >= floor]
+        candidates = self._cached(slot, image, key)  # already down to the stream floor
         if self.thermal_stream and thermal is not None:  # the detector takes a gray frame as it is
             candidates = merge_streams(candidates, self._cached("thermal", thermal, key))
         return [d for d in candidates if d.score >= self.candidate_score]

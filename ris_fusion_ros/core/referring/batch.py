@@ -10,7 +10,8 @@ import csv
 import json
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..data.datasets import Pair
 from ..detection.merge import merge_streams
 from ..detection.types import Detection
 from ..errors import ConfigError, DataError
-from ..feedback import search_explanation, search_image, search_lean, validate_search
+from ..feedback import search_again, search_image, validate_search
 from .instances import detections_from_boxes
 from .lexicon import COCO_CLASSES
 from .metrics import Scored, box_union_iou, summarise
@@ -124,6 +125,18 @@ class InstanceSource:
         return self.detect(search_image(self.search, lean, self.fusion, pair.ir, pair.vis), pair.ir, pair.pair_id)
 
 
+def _views_of(source: InstanceSource, pair: Pair) -> Callable[[float], list[Detection]]:
+    """The search's detections of ``pair`` per lean, each computed once (an image's expressions share them)."""
+    views: dict[float, list[Detection]] = {}
+
+    def view_detections(lean: float) -> list[Detection]:
+        if lean not in views:
+            views[lean] = source.search_detections(pair, lean)
+        return views[lean]
+
+    return view_detections
+
+
 def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer: Referrer, source: InstanceSource,
               out: Path | None = None, progress: Callable[[Iterable], Iterable] | None = None
               ) -> list[dict[str, Any]]:
@@ -142,24 +155,21 @@ def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer:
     for pair_id, indices in (progress(images) if progress else images):
         pair = dataset.load(records[pair_id])
         detections = source(pair, dataset.class_names)
-        searched: dict[float, list[Detection]] = {}  # the search's detections per lean, once per image
+        view_detections = _views_of(source, pair)
         for index in indices:
             text = expressions[index]["text"]
             used, selection = detections, referrer.refer(text, detections, pair.size, thermal=pair.ir)
-            lean = search_lean(selection) if source.search != "off" else 0.0
-            if lean:
-                if lean not in searched:
-                    searched[lean] = source.search_detections(pair, lean)
-                used, selection = searched[lean], referrer.refer(text, searched[lean], pair.size, thermal=pair.ir)
-                selection = replace(selection, explanation=selection.explanation + search_explanation(source.search,
-                                                                                                      lean))
+            searched = search_again(selection, source.search, view_detections,
+                                    partial(referrer.refer, text, image_size=pair.size, thermal=pair.ir))
+            if searched is not None:
+                selection, used = searched
             boxes = [[round(float(v), 2) for v in used[i].box] for i in selection.selected]
             predictions[index] = {
                 "index": index, "image": pair_id, "text": text, "boxes": boxes,
                 "classes": [used[i].class_name for i in selection.selected],
                 "empty": selection.no_match, "score": round(selection.score, 4),
                 "explanation": selection.explanation, "size": list(pair.size),
-                "instances": len(used), "searched": bool(lean),
+                "instances": len(used), "searched": searched is not None,
             }
             if out is not None:
                 write_image(out / "masks" / f"{index}.png", selection.mask)
