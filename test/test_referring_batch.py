@@ -82,6 +82,11 @@ def test_refer_batch_and_eval_refer_end_to_end(msrs, shared_root, tmp_path, caps
             assert pred["empty"] == (not entry["boxes"])
     last = predictions[-1]
     assert last["classes"] == ["person"] and last["boxes"][0][0] < 80  # person at x 72-86 is the leftmost
+    # every prediction carries the instances of the classes its text names (here: the labelled ones)
+    record = next(r for r in msrs.records if r.pair_id == "00008N")
+    people = [r for r in msrs.load(record).boxes if r[0] == 0]
+    assert last["named"] == ["person"] and len(last["candidates"]) == len(people)
+    assert all(c[5] == "person" and c[4] == 1.0 for c in last["candidates"])
     # eval refer refuses the entry without ground truth, then scores the rest
     capsys.readouterr()
     assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--instances", "gt",
@@ -107,7 +112,20 @@ def test_refer_batch_and_eval_refer_end_to_end(msrs, shared_root, tmp_path, caps
     (tmp_path / "empty.json").write_text(json.dumps(empty))
     assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--out",
                  str(tmp_path / "empty"), "--predictions", str(tmp_path / "empty.json")]) == 0
-    capsys.readouterr()
+    report = capsys.readouterr().out
+    assert "no attribution" in report and "![wrong answers](errors.jpg)" in report  # no instances stored
+    assert Image.open(tmp_path / "empty" / "errors.jpg").size[0] > 0
+    # a prediction that lost its answer and one of its instances: the error is put on the missed object
+    lost = json.loads((tmp_path / "eval" / "predictions.json").read_text())
+    target = next(i for i, e in enumerate(heldout[:-1]) if e["boxes"])
+    lost[target] |= {"boxes": [], "empty": True, "candidates": lost[target]["candidates"][1:]}
+    (tmp_path / "lost.json").write_text(json.dumps(lost))
+    assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--out",
+                 str(tmp_path / "lost"), "--predictions", str(tmp_path / "lost.json"), "--gallery", "0"]) == 0
+    assert "1 of 1 wrong answers come with an instance set that differs" in capsys.readouterr().out
+    rows = list(csv.DictReader((tmp_path / "lost" / "per_expression.csv").open()))
+    assert [r["cause"] for r in rows if r["cause"]] == ["missed"] and rows[target]["missed"] == "1"
+    assert not (tmp_path / "lost" / "errors.jpg").exists()
     assert main(["eval", "refer", "--data-root", str(root), "--expressions", str(expressions), "--out",
                  str(tmp_path / "vs"), "--predictions", str(tmp_path / "eval" / "predictions.json"),
                  "--compare-to", str(tmp_path / "empty" / "per_expression.csv")]) == 0

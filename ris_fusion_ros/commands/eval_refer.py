@@ -12,6 +12,7 @@ import csv
 import json
 from pathlib import Path
 
+from ..core.data import PairDataset, open_dataset
 from ..core.errors import DataError
 from ..core.evaluation.paired import compare_runs
 from ..core.referring.batch import score, write_scores
@@ -32,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "labels/ir,labels/vi): their objects that the ground truth lacks are added as instances "
                              "and expressions whose answer then changes are reported as ambiguous (accuracy on the "
                              "unambiguous ones and with either answer counted, next to the strict figure)")
+    parser.add_argument("--gallery", type=int, default=24, metavar="N",
+                        help="draw the first N wrong answers into OUT/errors.jpg (default 24; 0 = none)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,24 +54,49 @@ def run(args: argparse.Namespace) -> int:
         (out / "predictions.json").write_text(json.dumps(predictions, indent=1), encoding="utf-8")
     rows, summary = score(expressions, predictions)
     header = f"Expressions: {args.expressions}; {description}."
-    extra = paired_section(args.compare_to, rows) if args.compare_to else ""
+    dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
+    sections = [paired_section(args.compare_to, rows) if args.compare_to else ""]
     if args.label_audit:
-        rows, audit = label_audit(args, expressions, predictions, rows)
-        extra = "\n\n".join(t for t in (extra, audit) if t)
-    print(write_scores(out, rows, summary, header, extra))
+        rows, audit = label_audit(args, dataset, expressions, predictions, rows)
+        sections.append(audit)
+    rows, why = error_attribution(args, dataset, expressions, predictions, rows, out)
+    sections.append(why)
+    print(write_scores(out, rows, summary, header, "\n\n".join(t for t in sections if t)))
     return 0
 
 
-def label_audit(args: argparse.Namespace, expressions: list[dict], predictions: list[dict],
+def error_attribution(args: argparse.Namespace, dataset: PairDataset, expressions: list[dict],
+                      predictions: list[dict], rows: list[dict], out: Path) -> tuple[list[dict], str]:
+    """Rows with ``missed`` / ``extra`` / ``cause``, the markdown of why the wrong answers are wrong, and
+    OUT/errors.jpg (``--gallery``); see core/referring/attribution and gallery."""
+    from ..core.data import write_image
+    from ..core.referring.attribution import attribution_markdown, attribution_rows, has_candidates, image_labels
+    from ..core.referring.gallery import error_gallery
+
+    other_dirs = [d.strip() for d in (args.label_audit or "").split(",") if d.strip()]
+    labels, others = image_labels(dataset, [e["image"] for e in expressions], other_dirs)
+    if has_candidates(predictions):
+        rows = attribution_rows(rows, predictions, labels, dataset.class_names, others)
+        text = attribution_markdown(rows)
+    else:
+        text = ("The predictions carry no instances (`candidates`, written by refer-batch since this version): "
+                "no attribution of the wrong answers.")
+    picture = error_gallery(dataset, rows, predictions, expressions, labels, args.gallery)
+    if picture is not None:
+        write_image(out / "errors.jpg", picture)
+        shown = min(args.gallery, sum(not r["correct"] for r in rows))
+        text += f"\n\nThe first {shown} wrong answers: ![wrong answers](errors.jpg)"
+    return rows, text
+
+
+def label_audit(args: argparse.Namespace, dataset: PairDataset, expressions: list[dict], predictions: list[dict],
                 rows: list[dict]) -> tuple[list[dict], str]:
     """Rows with ``ambiguous`` / ``correct_either`` and the audit's markdown (see core/referring/label_audit)."""
     from tqdm import tqdm
 
-    from ..core.data import open_dataset
     from ..core.referring.label_audit import alternative_answers, audit_markdown, audit_rows
 
     dirs = [d.strip() for d in args.label_audit.split(",") if d.strip()]
-    dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     progress = None if args.no_progress else (lambda items: tqdm(items, desc="label audit", unit="image"))
     alternatives = alternative_answers(dataset, expressions, dirs, progress)
     rows = audit_rows(rows, predictions, alternatives)

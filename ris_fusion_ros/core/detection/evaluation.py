@@ -212,22 +212,41 @@ def found_objects(gt: np.ndarray, gt_names: Sequence[str], detections: Sequence[
     """Per ground-truth box of ``categories`` (in file order): found by a detection of its class scoring
     >= ``min_score`` at IoU >= ``iou_threshold`` (greedy by score, each detection used once, as COCO
     matches). The operating point a robot runs at, not the whole precision-recall curve."""
-    rows = [(gt_names[int(c)] if int(c) < len(gt_names) else None, (x1, y1, x2, y2))
-            for c, x1, y1, x2, y2 in np.asarray(gt, dtype=np.float64).reshape(-1, 5)]
-    rows = [(name, box) for name, box in rows if name in categories]
+    rows = _category_rows(gt, gt_names, categories)
     found = [False] * len(rows)
+    for row, _ in match_objects(gt, gt_names, detections, categories, min_score, iou_threshold):
+        found[row] = True
+    return found
+
+
+def _category_rows(gt: np.ndarray, gt_names: Sequence[str], categories: Sequence[str]
+                   ) -> list[tuple[str, tuple[float, float, float, float]]]:
+    rows = [(gt_names[int(c)] if 0 <= int(c) < len(gt_names) else None, (x1, y1, x2, y2))
+            for c, x1, y1, x2, y2 in np.asarray(gt, dtype=np.float64).reshape(-1, 5)]
+    return [(name, box) for name, box in rows if name in categories]
+
+
+def match_objects(gt: np.ndarray, gt_names: Sequence[str], detections: Sequence[Detection],
+                  categories: Sequence[str], min_score: float, iou_threshold: float = 0.5) -> list[tuple[int, int]]:
+    """The one-to-one matches of :func:`found_objects` as (ground-truth row among the boxes of ``categories``,
+    index into ``detections``) pairs."""
+    rows = _category_rows(gt, gt_names, categories)
+    taken = [False] * len(rows)
+    pairs: list[tuple[int, int]] = []
     for name in categories:
         truth = [i for i, (n, _) in enumerate(rows) if n == name]
-        dets = sorted((d for d in detections if d.class_name == name and d.score >= min_score),
-                      key=lambda d: -d.score)
+        dets = sorted((i for i, d in enumerate(detections) if d.class_name == name and d.score >= min_score),
+                      key=lambda i: -detections[i].score)
         if not truth or not dets:
             continue
-        iou = box_iou(np.array([d.box for d in dets], np.float64), np.array([rows[i][1] for i in truth], np.float64))
-        for k in range(len(dets)):
-            free = [j for j in range(len(truth)) if not found[truth[j]]]
+        iou = box_iou(np.array([detections[i].box for i in dets], np.float64),
+                      np.array([rows[i][1] for i in truth], np.float64))
+        for k, det in enumerate(dets):
+            free = [j for j in range(len(truth)) if not taken[truth[j]]]
             if not free:
                 break
             best = max(free, key=lambda j: iou[k, j])
             if iou[k, best] >= iou_threshold:
-                found[truth[best]] = True
-    return found
+                taken[truth[best]] = True
+                pairs.append((truth[best], det))
+    return pairs

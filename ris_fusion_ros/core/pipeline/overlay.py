@@ -23,7 +23,8 @@ def class_color(class_id: int) -> tuple[int, int, int]:
     return _PALETTE[int(class_id) % len(_PALETTE)]
 
 
-def _label(image: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, int]) -> None:
+def draw_label(image: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, int]) -> None:
+    """``text`` on a filled ``color`` box whose bottom-left corner is (x, y), in place."""
     font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1
     (w, h), base = cv2.getTextSize(text, font, scale, thickness)
     y = max(y, h + base + 1)
@@ -40,7 +41,7 @@ def draw_detections(rgb: np.ndarray, detections: Sequence[Detection],
         color = REFERRED_COLOR if index in chosen else class_color(det.class_id)
         x1, y1, x2, y2 = (round(float(v)) for v in det.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, 3 if index in chosen else 2)
-        _label(out, f"{det.class_name} {det.score:.2f}", x1, y1, color)
+        draw_label(out, f"{det.class_name} {det.score:.2f}", x1, y1, color)
     return out
 
 
@@ -65,5 +66,5 @@ def draw_referring(rgb: np.ndarray, selection: ReferredSelection, alpha: float =
         banner = f'"{selection.text[:60]}" - {outcome}'
     else:
         banner = "no target (publish on /referring_text)"
-    _label(out, banner, 2, 18, (255, 255, 255))
+    draw_label(out, banner, 2, 18, (255, 255, 255))
     return out

@@ -23,6 +23,7 @@ from ..detection.merge import merge_streams
 from ..detection.types import Detection
 from ..errors import ConfigError, DataError
 from ..feedback import search_again, search_image, validate_search
+from .attribution import candidate_rows
 from .instances import detections_from_boxes
 from .lexicon import COCO_CLASSES
 from .metrics import Scored, box_union_iou, summarise
@@ -156,6 +157,7 @@ def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer:
         pair = dataset.load(records[pair_id])
         detections = source(pair, dataset.class_names)
         view_detections = _views_of(source, pair)
+        seen: dict[int, list[int]] = {}  # per detection list (the frame's, a search view's): the instances
         for index in indices:
             text = expressions[index]["text"]
             used, selection = detections, referrer.refer(text, detections, pair.size, thermal=pair.ir)
@@ -164,12 +166,16 @@ def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer:
             if searched is not None:
                 selection, used = searched
             boxes = [[round(float(v), 2) for v in used[i].box] for i in selection.selected]
+            named = referrer.parse(text).named_classes()
+            if id(used) not in seen:
+                seen[id(used)] = referrer.instances(used, pair.ir)
             predictions[index] = {
                 "index": index, "image": pair_id, "text": text, "boxes": boxes,
                 "classes": [used[i].class_name for i in selection.selected],
                 "empty": selection.no_match, "score": round(selection.score, 4),
                 "explanation": selection.explanation, "size": list(pair.size),
-                "instances": len(used), "searched": searched is not None,
+                "instances": len(used), "searched": searched is not None, "named": list(named),
+                "candidates": candidate_rows(used, sorted(set(seen[id(used)]) | set(selection.selected)), named),
             }
             if out is not None:
                 write_image(out / "masks" / f"{index}.png", selection.mask)

@@ -92,6 +92,15 @@ class Query:
     def plural(self) -> bool:
         return self.everything or (self.quantity or 1) > 1 or self.category.plural
 
+    def named_classes(self) -> tuple[str, ...]:
+        """Every detector class the phrase names, its relation's reference included; empty when some part
+        names no class ("the one on the left"), i.e. any class matters."""
+        own = self.category.classes
+        other = self.relation.reference.named_classes() if self.relation else ()
+        if not own or (self.relation is not None and not other):
+            return ()
+        return tuple(dict.fromkeys(own + other))
+
     def describe(self) -> str:
         parts = [f"category={'/'.join(self.category.classes) or 'any'} ({self.category.via}"
                  + (f" '{self.category.prototype}' {self.category.similarity:.2f}" if self.category.via == "encoder"

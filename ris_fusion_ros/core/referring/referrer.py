@@ -81,6 +81,12 @@ class Referrer:
                 self._cache.popitem(last=False)
         return query
 
+    def instances(self, detections: Sequence[Detection], thermal: np.ndarray | None = None) -> list[int]:
+        """Indices of the detections a text is matched against at the operating score (thermally checked,
+        >= ``min_score``; the second look may go lower for a text that matched none of them)."""
+        detections = list(detections)
+        return [i for i in self.thermal_check.keep(detections, thermal) if detections[i].score >= self.min_score]
+
     def refer(self, text: str, detections: Sequence[Detection], image_size: tuple[int, int],
               thermal: np.ndarray | None = None) -> ReferredSelection:
         """The objects ``text`` refers to among ``detections`` and their union mask.
