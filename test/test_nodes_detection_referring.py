@@ -43,6 +43,7 @@ from ris_fusion_ros.nodes.frame_node import SharedDetection  # noqa: E402
 from ris_fusion_ros.nodes.fusion_node import PARAMS as FUSION_PARAMS  # noqa: E402
 from ris_fusion_ros.nodes.fusion_node import FusionNode  # noqa: E402
 from ris_fusion_ros.nodes.referring_node import ReferringNode  # noqa: E402
+from ris_fusion_ros.nodes.runner import shutdown_executor  # noqa: E402
 
 H, W = 48, 64
 ROWS, COLS = slice(10, 22), slice(30, 46)  # the hot object: x 30..45, y 10..21
@@ -179,7 +180,7 @@ class Graph:
         return sent
 
     def close(self) -> None:
-        self.executor.shutdown()
+        shutdown_executor(self.executor)  # rclpy's shutdown alone leaves handed-off handlers to fail later
         for node in [*self.nodes.values(), self.peer]:
             node.destroy_node()
 

@@ -41,6 +41,24 @@ def autostart(node: Any) -> bool:
     return True
 
 
+def shutdown_executor(executor: Any, timeout_s: float = 2.0) -> None:
+    """Let the handlers a multi-threaded executor already handed to its threads finish, then shut it down.
+
+    rclpy (Jazzy) ``Executor.shutdown`` destroys its guard condition without waiting for them, and a handler
+    that then finds its callback group busy triggers the destroyed guard: an ``InvalidHandle`` that is only
+    printed at garbage collection ("The following exception was never retrieved: cannot use Destroyable").
+    The spin loop must have stopped; a handler's own error is logged, not lost.
+    """
+    deadline = time.monotonic() + timeout_s
+    for task in list(getattr(executor, "_futures", ())):  # MultiThreadedExecutor's handed-off handlers
+        while not task.done() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        error = task.exception() if task.done() else None
+        if error is not None:
+            rclpy.logging.get_logger("ris_fusion_ros").warning(f"a callback failed during shutdown: {error}")
+    executor.shutdown()
+
+
 def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
     """SIGINT and SIGTERM set ``stop`` (main thread only; elsewhere the caller stops the loop itself)."""
     if threading.current_thread() is not threading.main_thread():
@@ -77,7 +95,7 @@ def spin_nodes(build: Callable[[], Sequence[Any]], argv: Sequence[str] | None, *
         for node in nodes:  # no worker may be publishing while the context goes down
             with contextlib.suppress(Exception):
                 node.stop_processing()
-        executor.shutdown()
+        shutdown_executor(executor)
         for node in nodes:
             with contextlib.suppress(Exception):
                 node.destroy_node()
