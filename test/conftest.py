@@ -67,6 +67,9 @@ class HotBoxDetector:
 
     class_names = ("person",)
 
+    def __init__(self, score: float = 0.9) -> None:
+        self.score = score
+
     def detect(self, image):
         import numpy as np
 
@@ -75,8 +78,8 @@ class HotBoxDetector:
         ys, xs = np.nonzero(image.max(axis=2) > 200)
         if xs.size == 0:
             return []
-        return [Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 0.9, 0,
-                          "person")]
+        return [Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), self.score,
+                          0, "person")]
 
     def info(self) -> dict:
         return {"model": "hot-box test double"}

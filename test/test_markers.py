@@ -5,15 +5,23 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from ris_fusion_ros.core.detection.types import Detection
 from ris_fusion_ros.core.pipeline import markers as core
 from ris_fusion_ros.core.pipeline.overlay import REFERRED_COLOR, class_color
+from ris_fusion_ros.core.referring.types import ReferredSelection
 
 from conftest import require_ros_module
 
 SIZE = (64, 48)  # default intrinsics: fx = fy = 32, cx = 32, cy = 24
+
+
+def chosen(detections, selected):
+    """A selection over ``detections`` (its own instances, as the referrer returns them)."""
+    return ReferredSelection(text="", mask=np.zeros((4, 4), np.uint8), detections=list(detections),
+                             selected=list(selected))
 
 
 def rgba(rgb):
@@ -55,12 +63,12 @@ def test_referred_detections_get_the_referred_colour_a_wider_line_and_the_text()
     assert data[2].text == f'person 0.90 <- "{long_text[:40]}"'
     assert data[3].color == rgba(class_color(1)) and data[4].text == "car 0.75"
     # the referring node's markers: the selection only, namespace "referred"
-    referred = core.referred_marker_data(dets, [1], SIZE, text="the car")
+    referred = core.referred_marker_data(chosen(dets, [1]), SIZE, text="the car")
     assert [(m.ns, m.type) for m in referred] == [("referred", core.ARROW), ("referred", core.LINE_STRIP),
                                                   ("referred", core.TEXT_VIEW_FACING)]
     assert referred[1].points[0] == (-5.0, -3.75, 5.0) and referred[1].color == rgba(REFERRED_COLOR)
     assert referred[2].text == 'car 0.75 <- "the car"'
-    assert [m.action for m in core.referred_marker_data(dets, [], SIZE, text="the bicycle")] == [core.DELETEALL]
+    assert [m.action for m in core.referred_marker_data(chosen(dets, []), SIZE, text="the bicycle")] == [core.DELETEALL]
 
 
 def test_rclpy_and_rosbags_conversions_carry_the_same_fields():
@@ -101,5 +109,5 @@ def test_rclpy_and_rosbags_conversions_carry_the_same_fields():
     # the nodes' entry points are these conversions of the core data
     header = Header(stamp=Time(sec=12, nanosec=34), frame_id="cam")
     assert detection_markers(dets, header, SIZE, camera_info=info, depth=2.0, selected=[1], text="the car") == live
-    assert referred_markers(dets, [1], header, SIZE, text="the car") == to_marker_array(
-        core.referred_marker_data(dets, [1], SIZE, text="the car"), header)
+    assert referred_markers(chosen(dets, [1]), header, SIZE, text="the car") == to_marker_array(
+        core.referred_marker_data(chosen(dets, [1]), SIZE, text="the car"), header)

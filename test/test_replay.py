@@ -103,6 +103,27 @@ def test_replay_pairs_equal_what_make_bag_injected_and_outputs_keep_source_stamp
     assert len(json.loads((tmp_path / "in" / "ris_fusion_manifest.json").read_text())["pair_ids"]) == 90
 
 
+def test_referred_markers_show_the_selection_s_own_instances(tmp_path):
+    """A box under the published score that the referrer's second look selects: /detections is empty, the
+    referring result and its markers show the box (they index the selection's instances, not /detections)."""
+    plan = BagPlan(frames=30, seed=1, texts=[(0.1, "the person")])
+    make_bag(synthetic_pairs(), 3, tmp_path / "in", plan)
+    v = merged({"fusion_method": "max", "thermal_offset_seconds": -0.12})
+    detection = DetectionStage(HotBoxDetector(score=0.2), candidate_score=v["second_look_score"])
+    pipeline = Pipeline(FusionStage.from_values(v), ApproximateTimeSync(sync_config(v)), detection,
+                        ReferringStage.create())
+    stats = Replayer(pipeline, tmp_path / "in", tmp_path / "out").run()
+    assert stats.frames > 0
+    dets = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/detections"})]
+    assert dets and all(len(m.detections) == 0 for m in dets)
+    results = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/referring/result"})]
+    ref_markers = [m for _, _, _, m in bagio.read_messages(tmp_path / "out", {"/referring/markers"})]
+    found = [(r, m) for r, m in zip(results, ref_markers, strict=True) if r.text == "the person" and not r.no_match]
+    assert found
+    for _, m in found:
+        assert m.markers[2].text == 'person 0.20 <- "the person"'
+
+
 def bagio_stamp(msg) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 

@@ -17,6 +17,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from ..core.detection.types import Detection
 from ..core.pipeline.markers import MarkerData, detection_marker_data, referred_marker_data
+from ..core.referring.types import ReferredSelection
 
 
 def to_marker(data: MarkerData, header: Any) -> Marker:
@@ -44,10 +45,9 @@ def detection_markers(detections: Sequence[Detection], header: Any, size: tuple[
         lifetime_s=lifetime_s), header)
 
 
-def referred_markers(detections: Sequence[Detection], selected: Sequence[int], header: Any, size: tuple[int, int],
-                     *, camera_info: Any = None, depth: float = 5.0, text: str = "",
-                     lifetime_s: float = 1.0) -> MarkerArray:
-    """The referring node's markers: the selected detections only, namespace ``referred``
+def referred_markers(selection: ReferredSelection, header: Any, size: tuple[int, int], *, camera_info: Any = None,
+                     depth: float = 5.0, text: str = "", lifetime_s: float = 1.0) -> MarkerArray:
+    """The referring node's markers: the selected instances only, namespace ``referred``
     (:func:`~ris_fusion_ros.core.pipeline.markers.referred_marker_data`)."""
     return to_marker_array(referred_marker_data(
-        detections, selected, size, camera_info=camera_info, depth=depth, text=text, lifetime_s=lifetime_s), header)
+        selection, size, camera_info=camera_info, depth=depth, text=text, lifetime_s=lifetime_s), header)

@@ -290,7 +290,7 @@ class ReferringNode(FrameStageNode):
             self._overlay_pub.publish(Image(header=msg.header, **array_to_image_fields(overlay, "rgb8")))
         if self.param("publish_markers"):
             self._marker_pub.publish(referred_markers(
-                detections, selection.selected, msg.header, size, camera_info=self.camera_info,
+                selection, msg.header, size, camera_info=self.camera_info,
                 depth=self.param("marker_depth_meters"), text=text))
 
     def _extra_diagnostics(self) -> list[tuple[str, Any]]:

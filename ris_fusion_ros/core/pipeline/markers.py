@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..detection.types import Detection
+from ..referring.types import ReferredSelection
 from .overlay import REFERRED_COLOR, class_color
 
 # visualization_msgs/Marker constants (same values as the message definition)
@@ -104,11 +105,11 @@ def detection_marker_data(detections: Sequence[Detection], size: tuple[int, int]
     return out
 
 
-def referred_marker_data(detections: Sequence[Detection], selected: Sequence[int], size: tuple[int, int], *,
-                         camera_info: Any = None, depth: float = 5.0, text: str = "",
-                         lifetime_s: float = 1.0) -> list[MarkerData]:
-    """The referring node's markers: only the selected detections (in selection order), all referred,
-    namespace ``referred``, labels carrying ``text``."""
-    chosen = [detections[i] for i in selected]
+def referred_marker_data(selection: ReferredSelection, size: tuple[int, int], *, camera_info: Any = None,
+                         depth: float = 5.0, text: str = "", lifetime_s: float = 1.0) -> list[MarkerData]:
+    """The referring node's markers: only the selected instances (in selection order), all referred,
+    namespace ``referred``, labels carrying ``text``. The selection's own instances, which are not the published
+    detections: a second look, the thermal stream or a search add to those."""
+    chosen = [selection.detections[i] for i in selection.selected]
     return detection_marker_data(chosen, size, camera_info=camera_info, depth=depth, selected=range(len(chosen)),
                                  text=text, namespace="referred", lifetime_s=lifetime_s)

@@ -240,8 +240,8 @@ class Replayer:
             if self.overlays:
                 w.write("/referring/overlay", "sensor_msgs/msg/Image",
                         bag.image(draw_referring(result.fused, result.selection), "rgb8", stamp, frame), log_ns)
-            if self.markers and result.detections is not None:
-                data = referred_marker_data(result.detections, result.selection.selected, size,
+            if self.markers:
+                data = referred_marker_data(result.selection, size,
                                             camera_info=self._camera_info, depth=self.marker_depth, text=result.text)
                 w.write("/referring/markers", "visualization_msgs/msg/MarkerArray",
                         bag.marker_array(data, stamp, frame), log_ns)
