@@ -56,47 +56,46 @@ def run(args: argparse.Namespace) -> int:
     header = f"Expressions: {args.expressions}; {description}."
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     sections = [paired_section(args.compare_to, rows) if args.compare_to else ""]
-    if args.label_audit:
-        rows, audit = label_audit(args, dataset, expressions, predictions, rows)
+    audit_dirs = [d.strip() for d in (args.label_audit or "").split(",") if d.strip()]
+    if audit_dirs:
+        rows, audit = label_audit(args, dataset, audit_dirs, expressions, predictions, rows)
         sections.append(audit)
-    rows, why = error_attribution(args, dataset, expressions, predictions, rows, out)
+    rows, why = error_attribution(dataset, audit_dirs, expressions, predictions, rows, out, args.gallery)
     sections.append(why)
     print(write_scores(out, rows, summary, header, "\n\n".join(t for t in sections if t)))
     return 0
 
 
-def error_attribution(args: argparse.Namespace, dataset: PairDataset, expressions: list[dict],
-                      predictions: list[dict], rows: list[dict], out: Path) -> tuple[list[dict], str]:
+def error_attribution(dataset: PairDataset, audit_dirs: list[str], expressions: list[dict], predictions: list[dict],
+                      rows: list[dict], out: Path, gallery: int) -> tuple[list[dict], str]:
     """Rows with ``missed`` / ``extra`` / ``cause``, the markdown of why the wrong answers are wrong, and
-    OUT/errors.jpg (``--gallery``); see core/referring/attribution and gallery."""
+    OUT/errors.jpg with the first ``gallery`` of them; see core/referring/attribution and gallery."""
     from ..core.data import write_image
     from ..core.referring.attribution import attribution_markdown, attribution_rows, has_candidates, image_labels
     from ..core.referring.gallery import error_gallery
 
-    other_dirs = [d.strip() for d in (args.label_audit or "").split(",") if d.strip()]
-    labels, others = image_labels(dataset, [e["image"] for e in expressions], other_dirs)
+    labels, others = image_labels(dataset, [e["image"] for e in expressions], audit_dirs)
     if has_candidates(predictions):
         rows = attribution_rows(rows, predictions, labels, dataset.class_names, others)
         text = attribution_markdown(rows)
     else:
         text = ("The predictions carry no instances (`candidates`, written by refer-batch since this version): "
                 "no attribution of the wrong answers.")
-    picture = error_gallery(dataset, rows, predictions, expressions, labels, args.gallery)
+    picture = error_gallery(dataset, rows, predictions, expressions, labels, gallery)
     if picture is not None:
         write_image(out / "errors.jpg", picture)
-        shown = min(args.gallery, sum(not r["correct"] for r in rows))
+        shown = min(gallery, sum(not r["correct"] for r in rows))
         text += f"\n\nThe first {shown} wrong answers: ![wrong answers](errors.jpg)"
     return rows, text
 
 
-def label_audit(args: argparse.Namespace, dataset: PairDataset, expressions: list[dict], predictions: list[dict],
-                rows: list[dict]) -> tuple[list[dict], str]:
+def label_audit(args: argparse.Namespace, dataset: PairDataset, dirs: list[str], expressions: list[dict],
+                predictions: list[dict], rows: list[dict]) -> tuple[list[dict], str]:
     """Rows with ``ambiguous`` / ``correct_either`` and the audit's markdown (see core/referring/label_audit)."""
     from tqdm import tqdm
 
     from ..core.referring.label_audit import alternative_answers, audit_markdown, audit_rows
 
-    dirs = [d.strip() for d in args.label_audit.split(",") if d.strip()]
     progress = None if args.no_progress else (lambda items: tqdm(items, desc="label audit", unit="image"))
     alternatives = alternative_answers(dataset, expressions, dirs, progress)
     rows = audit_rows(rows, predictions, alternatives)
