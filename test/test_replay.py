@@ -186,3 +186,25 @@ def test_cli_make_bag_then_replay_fusion_only(tmp_path, write_pair_folder, capsy
     assert summary["fusion_metrics"]["EN"] > 0
     assert main(["replay", str(tmp_path / "b"), "--out", str(tmp_path / "o2"), "--no-progress",
                  "--set", "no_such_param=1"]) == 2
+
+
+def test_the_main_job_in_small_runs_on_msrs_pairs(shared_root, tmp_path, capsys):
+    """``scripts/main.sh`` in small: a bag of real MSRS pairs replayed through RisFuseNet, the default
+    detector and referring, with texts from the bag and the command line; every output topic on every frame."""
+    from ris_fusion_ros.cli import main
+
+    bag, out = tmp_path / "bag", tmp_path / "out"
+    assert main(["make-bag", "--dataset", "msrs", "--shared-root", str(shared_root), "--out", str(bag),
+                 "--frames", "45", "--no-progress", "--text-at", "0.6:the car on the left",
+                 "--text-at", "1.1:the warmest person"]) == 0
+    assert main(["replay", str(bag), "--out", str(out), "--report", str(tmp_path / "report"), "--no-progress",
+                 "--set", "thermal_offset_seconds=-0.12", "--text", "the person", "--metrics-every", "15"]) == 0
+    summary = json.loads((tmp_path / "report" / "report.json").read_text())
+    frames = summary["frames"]
+    assert summary["injected"]["match"] is True and frames == summary["injected"]["expected_pairs"]
+    assert set(summary["referring"]) == {"the person", "the car on the left", "the warmest person"}
+    assert sum(t["matched"] for t in summary["referring"].values()) > 0
+    for topic in ("/fused/image", "/detections", "/detections/markers", "/referring/result", "/referring/markers",
+                  "/referring/overlay"):
+        assert summary["outputs"][topic] == frames, topic
+    assert sum(summary["detections"]["per_class"].values()) > 0
