@@ -40,7 +40,7 @@ def time_detector(detector, image: np.ndarray, runs: int, warmup: int) -> dict[s
         detections = detector.detect(image)
         times.append((time.perf_counter() - start) * 1000.0)
     ordered = sorted(times)
-    fed_h, fed_w = detector.predict(image).letterbox.input_hw
+    fed_h, fed_w = detector.fed_size(image)
     return {"median": statistics.median(times), "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
             "min": ordered[0], "detections": len(detections), "fed": f"{fed_w}x{fed_h}"}
 

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from .classes import default_names, parse_names
 from .letterbox import Letterbox, LetterboxSpec, as_rgb, letterbox, to_tensor
 from .nms import nms
 from .types import OPERATING_SCORE, Detection
+
+if TYPE_CHECKING:
+    from .ensemble import EnsembleDetector
 
 DEFAULT_CONF = OPERATING_SCORE
 DEFAULT_IOU = 0.45
@@ -130,6 +133,10 @@ class Detector:
     def _spec(self) -> LetterboxSpec:
         return LetterboxSpec(self._size, center=self._center, auto=self._rect)
 
+    def fed_size(self, image: np.ndarray) -> tuple[int, int]:
+        """(height, width) of the letterboxed tensor this detector feeds its network for ``image``."""
+        return letterbox(as_rgb(image), self._spec())[1].input_hw
+
     def predict(self, image: np.ndarray, conf: float | None = None) -> Prediction:
         """Letterbox, run, decode and NMS; results stay in model-input pixels."""
         rgb = as_rgb(image)
@@ -213,8 +220,10 @@ def _yolov5_artifacts(weights: Path, onnx: bool):
     return artifacts, names
 
 
-def create_detector(name: str, runtime: Any = None, shared: str | None = None, **options: Any) -> Detector:
-    """A detector by name (``yolov5n``, ``yolov5n-seg``, ``yolox-nano``) or ONNX file path.
+def create_detector(name: str, runtime: Any = None, shared: str | None = None,
+                    **options: Any) -> Detector | EnsembleDetector:
+    """A detector by name (``yolov5n``, ``yolov5n-seg``, ``yolox-nano``) or ONNX file path, or an ensemble of
+    such joined by ``+`` (:class:`~.ensemble.EnsembleDetector`: each member with the same options).
 
     ``runtime`` is a :class:`~ris_fusion_ros.core.fusion.RuntimeOptions` (default ONNX Runtime,
     CPU, fp32, 2 threads). Options: conf, iou, max_det, agnostic, classes (ids to keep), imgsz,
@@ -224,7 +233,12 @@ def create_detector(name: str, runtime: Any = None, shared: str | None = None, *
     """
     from ...backends import ModelArtifacts, create_backend
     from ..fusion.registry import RuntimeOptions
+    from .ensemble import EnsembleDetector, ensemble_members
 
+    members = ensemble_members(name)
+    if len(members) > 1:
+        detectors = [create_detector(member, runtime, shared, **options) for member in members]
+        return EnsembleDetector(detectors, detectors[0].conf)
     if options.get("imgsz", 0) is None:
         del options["imgsz"]  # "not given" from a command line
     unknown = sorted(set(options) - set(OPTIONS))

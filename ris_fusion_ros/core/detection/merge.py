@@ -1,11 +1,11 @@
-"""Two detection streams of one frame merged into one list: weighted box fusion (Solovyev, Wang and
+"""Detection streams of one frame merged into one list: weighted box fusion (Solovyev, Wang and
 Gabruseva, "Weighted boxes fusion: ensembling boxes from different object detection models", 2021).
 
-Used for the referring instances: the detector on the fused frame plus the same detector on the
-(registered) thermal frame, for the classes a detector sees best in thermal (people). The two views
-miss different people, so their union finds more of them; boxes both streams agree on keep the mean
-score, boxes only one stream found keep half of theirs (the other stream said 0), so a box seen twice
-outranks a box seen once.
+Used for the referring instances (the detector on the fused frame plus the same detector on the registered
+thermal frame, for the classes a detector sees best in thermal: people) and for detector ensembles (several
+models on one frame, :mod:`.ensemble`). Different views and models miss different objects, so their union
+finds more of them; a merged box keeps the mean score over the streams, a stream that did not see it
+counting 0, so a box every stream saw outranks a box one stream saw.
 """
 
 from __future__ import annotations
@@ -51,25 +51,41 @@ def merge_streams(primary: Sequence[Detection], secondary: Sequence[Detection],
 
 
 def _fuse_class(mine: list[Detection], theirs: list[Detection], iou_threshold: float) -> list[Detection]:
-    if not mine or not theirs:
-        return [replace(d, score=d.score / 2) for d in mine + theirs]
-    iou = box_iou(np.array([d.box for d in mine], np.float64), np.array([d.box for d in theirs], np.float64))
-    pairs = sorted(((float(iou[i, j]), i, j) for i in range(len(mine)) for j in range(len(theirs))
-                    if iou[i, j] >= iou_threshold), reverse=True)
-    used_mine: set[int] = set()
-    used_theirs: set[int] = set()
-    out = []
+    return fuse_streams([mine, theirs], iou_threshold)
+
+
+def fuse_streams(streams: Sequence[Sequence[Detection]], iou_threshold: float = DEFAULT_MERGE_IOU
+                 ) -> list[Detection]:
+    """Same-class detections of several streams fused: pairs of boxes from different streams with IoU >=
+    ``iou_threshold`` join, best IoU first, as long as a group holds at most one box per stream. A group
+    becomes the score-weighted mean box with the summed score over the number of streams, the class and
+    mask of its box from the earliest stream (or the first mask any member has)."""
+    items = [(k, d) for k, stream in enumerate(streams) for d in stream]
+    count = max(1, len(streams))
+    if not items:
+        return []
+    boxes = np.array([d.box for _, d in items], np.float64)
+    iou = box_iou(boxes, boxes)
+    pairs = sorted(((float(iou[i, j]), i, j) for i in range(len(items)) for j in range(i + 1, len(items))
+                    if items[i][0] != items[j][0] and iou[i, j] >= iou_threshold), key=lambda t: -t[0])
+    group = list(range(len(items)))  # each box's group: the index of its first member
+    members: dict[int, list[int]] = {i: [i] for i in range(len(items))}
     for _, i, j in pairs:
-        if i in used_mine or j in used_theirs:
+        a, b = group[i], group[j]
+        if a == b or {items[m][0] for m in members[a]} & {items[m][0] for m in members[b]}:
             continue
-        used_mine.add(i)
-        used_theirs.add(j)
-        a, b = mine[i], theirs[j]
-        weights = a.score + b.score
-        box = tuple(float(v) for v in (np.array(a.box) * a.score + np.array(b.box) * b.score) / max(weights, 1e-9))
-        out.append(replace(a, box=box, score=weights / 2, mask=a.mask if a.mask is not None else b.mask))
-    out += [replace(d, score=d.score / 2) for i, d in enumerate(mine) if i not in used_mine]
-    out += [replace(d, score=d.score / 2) for j, d in enumerate(theirs) if j not in used_theirs]
+        a, b = min(a, b), max(a, b)
+        for m in members.pop(b):
+            group[m] = a
+            members[a].append(m)
+    out = []
+    for indices in members.values():
+        indices = sorted(indices, key=lambda m: items[m][0])  # earliest stream first
+        dets = [items[m][1] for m in indices]
+        weights = np.array([d.score for d in dets], np.float64)
+        box = (boxes[indices] * weights[:, None]).sum(axis=0) / max(float(weights.sum()), 1e-9)
+        mask = next((d.mask for d in dets if d.mask is not None), None)
+        out.append(replace(dets[0], box=tuple(float(v) for v in box), score=float(weights.sum()) / count, mask=mask))
     return out
 
 
