@@ -40,7 +40,8 @@ DIAGNOSTICS_TOPIC = "/diagnostics"
 
 DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("detector", "yolox-nano", "detector: yolox-nano (Apache-2.0), yolov5n, yolov5n-seg (AGPL weights, "
-              "loaded from the shared folder) or a path to a .onnx file", read_only=True),
+              "loaded from the shared folder) or a path to a .onnx file; several joined by + run as one ensemble "
+              "(a.onnx+b.onnx: their boxes fused by weighted box fusion, one run per member)", read_only=True),
     ParamSpec("backend", "onnxruntime", "inference backend of the detector", read_only=True,
               constraints="onnxruntime, torch or tensorrt"),
     ParamSpec("device", "cpu", "device of the detector (cpu, cuda, cuda:N)", read_only=True),
