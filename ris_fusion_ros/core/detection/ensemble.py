@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from .merge import DEFAULT_MERGE_IOU, fuse_streams
+from .merge import DEFAULT_MERGE_IOU, fuse_by_class
 from .types import Detection
 
 SEPARATOR = "+"
@@ -59,11 +59,8 @@ class EnsembleDetector:
         """The members' detections of ``image`` fused per class, highest score first, scores >= ``conf``."""
         floor = self.conf if conf is None else float(conf)
         streams = [m.detect(image, floor / len(self.members)) for m in self.members]
-        out: list[Detection] = []
-        for name in sorted({d.class_name for stream in streams for d in stream}):
-            out += fuse_streams([[d for d in stream if d.class_name == name] for stream in streams],
-                                self.iou_threshold)
-        return sorted((d for d in out if d.score >= floor), key=lambda d: -d.score)
+        fused = fuse_by_class(streams, {d.class_name for stream in streams for d in stream}, self.iou_threshold)
+        return sorted((d for d in fused if d.score >= floor), key=lambda d: -d.score)
 
     def fed_size(self, image: Any) -> tuple[int, int]:
         """(height, width) the first member feeds the network for ``image`` (the members' sizes are listed

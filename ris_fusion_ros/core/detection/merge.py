@@ -10,7 +10,7 @@ counting 0, so a box every stream saw outranks a box one stream saw.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -43,15 +43,17 @@ def merge_streams(primary: Sequence[Detection], secondary: Sequence[Detection],
     """
     wanted = set(classes)
     out = [d for d in primary if d.class_name not in wanted]
-    for name in sorted(wanted):
-        mine = [d for d in primary if d.class_name == name]
-        theirs = [d for d in secondary if d.class_name == name]
-        out += _fuse_class(mine, theirs, iou_threshold)
+    out += fuse_by_class([primary, secondary], wanted, iou_threshold)
     return sorted(out, key=lambda d: -d.score)
 
 
-def _fuse_class(mine: list[Detection], theirs: list[Detection], iou_threshold: float) -> list[Detection]:
-    return fuse_streams([mine, theirs], iou_threshold)
+def fuse_by_class(streams: Sequence[Sequence[Detection]], classes: Iterable[str],
+                  iou_threshold: float = DEFAULT_MERGE_IOU) -> list[Detection]:
+    """:func:`fuse_streams` applied to each of ``classes`` separately (detections of other classes dropped)."""
+    out: list[Detection] = []
+    for name in sorted(set(classes)):
+        out += fuse_streams([[d for d in stream if d.class_name == name] for stream in streams], iou_threshold)
+    return out
 
 
 def fuse_streams(streams: Sequence[Sequence[Detection]], iou_threshold: float = DEFAULT_MERGE_IOU

@@ -26,6 +26,7 @@ from ..detection.evaluation import match_objects
 from ..detection.merge import extra_objects
 from ..detection.types import Detection
 from ..errors import DataError
+from .instances import detections_from_boxes
 
 CAUSES = ("missed", "extra", "missed+extra", "selection")
 
@@ -52,7 +53,7 @@ def instance_errors(truth: np.ndarray, class_names: Sequence[str], candidates: S
     and ``others`` (objects only other annotations of the image name) are (N, 5) ``class_id, x1, y1, x2,
     y2``; ``named`` empty = every class."""
     truth = np.asarray(truth, np.float64).reshape(-1, 5)
-    labelled = [class_names[int(c)] if 0 <= int(c) < len(class_names) else str(int(c)) for c in truth[:, 0]]
+    labelled = [d.class_name for d in detections_from_boxes(truth, list(class_names))]
     classes = sorted(set(named) if named else set(labelled) | {str(c[5]) for c in candidates})
     instances = [Detection(tuple(float(v) for v in c[:4]), float(c[4]), -1, str(c[5]))
                  for c in candidates if str(c[5]) in classes]

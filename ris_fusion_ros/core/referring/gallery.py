@@ -14,6 +14,7 @@ import numpy as np
 
 from ..data import PairDataset, read_visible
 from ..pipeline.overlay import REFERRED_COLOR, draw_label
+from .instances import detections_from_boxes
 
 TILE_WIDTH = 426  # two thirds of a 640-pixel frame: three tiles side by side stay readable
 COLUMNS = 3
@@ -34,10 +35,9 @@ def error_tile(visible: np.ndarray, row: Mapping[str, Any], prediction: Mapping[
     """One wrong answer drawn on its visible image, scaled to :data:`TILE_WIDTH`, with a two-line caption."""
     image = np.ascontiguousarray(visible, dtype=np.uint8).copy()
     named = set(prediction.get("named", ()))
-    for class_id, *box in np.asarray(labelled, np.float64).reshape(-1, 5):
-        name = class_names[int(class_id)] if 0 <= int(class_id) < len(class_names) else ""
-        if not named or name in named:
-            _box(image, box, LABELLED_COLOR, 1)
+    for obj in detections_from_boxes(labelled, list(class_names)):
+        if not named or obj.class_name in named:
+            _box(image, obj.box, LABELLED_COLOR, 1)
     for candidate in prediction.get("candidates", ()):
         _box(image, candidate, INSTANCE_COLOR, 1)
     for box in truth:
