@@ -1,13 +1,15 @@
-"""``ris-fusion train detector``: fine-tune YOLOv5n(-seg) on fused frames of a labelled split.
+"""``ris-fusion train detector``: fine-tune YOLOv5n(-seg) or YOLOX-Nano on fused frames of a labelled split.
 
 Only for pairs that are not measured afterwards: pass the training split here and the other split
-to ``eval detect`` / ``eval refer``. The result is derived from AGPL-3.0 weights, so it is written
-to the model cache (or ``--out``), never into the repository; the exact command is stored beside it.
+to ``eval detect`` / ``eval refer``. YOLOv5 results are derived from AGPL-3.0 weights, so they are
+written to the model cache (or ``--out``), never into the repository; YOLOX-Nano is Apache-2.0, so its
+fine-tune may ship. The exact command is stored beside the weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from .arguments import add_data_args
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_args(parser, dataset_default="msrs")
-    parser.add_argument("--model", default="yolov5n-seg", choices=("yolov5n", "yolov5n-seg"),
+    parser.add_argument("--model", default="yolov5n-seg", choices=("yolov5n", "yolov5n-seg", "yolox-nano"),
                         help="base detector (default yolov5n-seg)")
     parser.add_argument("--fusion", default="risfusenet",
                         help="comma-separated inputs it trains on: fusion method names, visible, infrared "
@@ -29,9 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "<model>-<fusion>-<split>-f<freeze>-s<seed>.pt")
     parser.add_argument("--epochs", type=int, default=30, help="default 30")
     parser.add_argument("--batch", type=int, default=8, help="default 8")
-    parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate (default 0.01)")
+    parser.add_argument("--lr", type=float, help=f"peak learning rate (default {LEARNING_RATES['yolov5n']} for YOLOv5, "
+                                                 f"{LEARNING_RATES['yolox-nano']} for YOLOX-Nano, whose loss is not "
+                                                 "scaled by the batch)")
     parser.add_argument("--freeze", type=int, default=10,
-                        help="layers kept frozen, from the input (default 10 = the backbone; 0 = train all)")
+                        help="layers kept frozen, from the input (default 10 = the backbone; 0 = train all); "
+                             "YOLOX-Nano: backbone stages (stem, dark2, dark3, dark4, dark5; 5 or more = all)")
     parser.add_argument("--mosaic", type=float, default=0.0,
                         help="share of the augmented draws that are four-frame mosaics, 0-1 (default 0)")
     parser.add_argument("--imgsz", type=int, default=640,
@@ -42,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "pairs (MSRS: labels/ir,labels/vi); their objects the training labels lack are added")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+
+
+LEARNING_RATES = {"yolov5n": 0.01, "yolov5n-seg": 0.01, "yolox-nano": 0.002}
 
 
 def default_output(model: str, inputs: list[str], split: str | None, seed: int, freeze: int,
@@ -84,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..core.data import open_dataset
+    from ..core.detection.classes import COCO80
     from ..core.detection.detector import WEIGHT_FILES, weights_dir
-    from ..core.detection.export import export_yolov5
+    from ..core.detection.export import export_yolov5, export_yolox
     from ..core.detection.finetune.samples import Augment, build_samples
     from ..core.detection.finetune.trainer import FinetuneConfig, finetune
     from ..core.detection.yolov5 import class_names
@@ -102,18 +111,21 @@ def run(args: argparse.Namespace) -> int:
     base = weights_dir(args.shared_root) / WEIGHT_FILES[args.model]
     renderers = _renderers(inputs, Path(args.fused_from) if args.fused_from else None, args.threads)
     extra = [d.strip() for d in (args.extra_labels or "").split(",") if d.strip()]
-    samples = build_samples(dataset, renderers, class_names(base),
+    yolox = args.model == "yolox-nano"
+    samples = build_samples(dataset, renderers, list(COCO80) if yolox else class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress), extra_labels=extra)
     out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze,
                                                          args.mosaic, args.imgsz, bool(extra))
-    config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
+    lr = LEARNING_RATES[args.model] if args.lr is None else args.lr
+    config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=lr, seed=args.seed, threads=args.threads,
                             frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic),
                             canvas=(args.imgsz, args.imgsz))
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]), "dataset": str(dataset.root),
                   "split": args.split, "inputs": inputs, "extra_labels": extra}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)
-    onnx_path = export_yolov5(checkpoint, checkpoint.with_suffix(".onnx"), force=True)
+    export = export_yolox if yolox else functools.partial(export_yolov5, force=True)
+    onnx_path = export(checkpoint, checkpoint.with_suffix(".onnx"))
     print(f"trained on {len(samples)} pairs of {dataset.root} ({args.split or 'all'}); wrote {checkpoint}, "
           f"{onnx_path}, {checkpoint.with_suffix('.csv')}, {checkpoint.with_suffix('.json')}")
     print(f"use it with: --detectors {onnx_path}")

@@ -1,4 +1,5 @@
-"""Export the YOLOv5n(-seg) definitions to ONNX: dynamic batch, height and width.
+"""Export the YOLOv5n(-seg) definitions and fine-tuned YOLOX-Nano checkpoints to ONNX: dynamic batch,
+height and width.
 
 Files derived from the AGPL-3.0 weights never go into the repo: by default they land in
 ``model_cache_dir()/detectors/<model>-<weights sha256[:16]>-<code hash>.onnx`` (regenerated on
@@ -13,6 +14,7 @@ import os
 import warnings
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..paths import model_cache_dir
 from . import yolov5
 
@@ -82,3 +84,42 @@ def export_yolov5(weights: Path, out: Path | None = None, *, force: bool = False
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def export_yolox(checkpoint: Path, out: Path, *, opset: int = 17) -> Path:
+    """Write a fine-tuned YOLOX-Nano checkpoint (``train detector --model yolox-nano``) as ONNX: dynamic batch,
+    height and width, output ``[B, N, 5 + nc]`` in YOLOX's row layout, class names, training size and licence
+    in the metadata. YOLOX-Nano is Apache-2.0, so this file may ship with the package."""
+    import onnx
+    import torch
+
+    from .yolox import LICENSE, build_yolox
+
+    ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    if ckpt.get("arch") != "yolox-nano":
+        raise ConfigError(f"{checkpoint} is not a YOLOX-Nano checkpoint (arch {ckpt.get('arch')!r})")
+    model = build_yolox(int(ckpt["nc"]))
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 1: "rows"}}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.zeros(1, 3, 320, 416),), str(tmp), input_names=[INPUT_NAME],
+                              output_names=["output"], dynamic_axes=axes, opset_version=opset, dynamo=False)
+        proto = onnx.load(str(tmp))
+        meta = {"names": repr({i: str(n) for i, n in enumerate(ckpt["names"])}), "layout": "yolox", "stride": "32",
+                "imgsz": str([int(v) for v in ckpt.get("imgsz", [640, 640])]), "task": "detect",
+                "finetuned_from": str(ckpt.get("finetuned_from", "")), "license": LICENSE}
+        del proto.metadata_props[:]
+        for key, value in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(proto, str(tmp))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

@@ -1,9 +1,11 @@
-"""Seeded fine-tuning of YOLOv5n(-seg) on fused frames.
+"""Seeded fine-tuning of YOLOv5n(-seg) and YOLOX-Nano on fused frames.
 
-The backbone (layers 0-9, or the first ``frozen_layers``) stays frozen, the rest trains (SGD with warm-up and cosine
-decay, an exponential moving average of the weights is what gets saved). For the segmentation model
-the prototype branch is frozen and the mask coefficients are distilled from the frozen original at
-the assigned cells, so instance masks keep working (the labels have boxes only).
+The first ``frozen_layers`` layers (YOLOv5: layers, 10 = the backbone; YOLOX: backbone stages) stay frozen,
+the rest trains (SGD with warm-up and cosine decay, an exponential moving average of the weights is what
+gets saved). For the YOLOv5 segmentation model the prototype branch is frozen and the mask coefficients
+are distilled from the frozen original at the assigned cells, so instance masks keep working (the labels
+have boxes only). Each architecture sits behind a small trainee wrapper (model, trainable parameters,
+train mode, loss, checkpoint); the loop is shared.
 """
 
 from __future__ import annotations
@@ -23,9 +25,15 @@ from tqdm import tqdm
 
 from ...errors import ConfigError
 from ...io.csv_log import CsvLog
+from ..classes import COCO80
 from ..yolov5 import STRIDES, build_yolov5, file_sha256, load_checkpoint
+from ..yolox import BACKBONE_STAGES as YOLOX_STAGES
+from ..yolox import LICENSE as YOLOX_LICENSE
+from ..yolox import STRIDES as YOLOX_STRIDES
+from ..yolox import load_onnx_weights
 from .loss import LossWeights, YoloV5Loss
 from .samples import Augment, Sample, collate, draw
+from .yolox_loss import YoloXLoss
 
 BACKBONE_LAYERS = 10  # 0-9; computed without a graph when all of them are frozen
 
@@ -70,33 +78,90 @@ class WeightAverage:
                 value.mul_(d).add_(current[name].detach(), alpha=1 - d)
 
 
-def _trainable(model: torch.nn.Module, segmentation: bool, frozen_layers: int) -> list[torch.nn.Parameter]:
-    params = []
-    for index, layer in enumerate(model.model):
-        frozen = index < frozen_layers
-        for name, p in layer.named_parameters():
-            train = not frozen and not (segmentation and name.startswith("proto."))
-            p.requires_grad_(train)
-            if train:
-                params.append(p)
-    return params
-
-
 def _param_groups(params: Sequence[torch.nn.Parameter], weight_decay: float) -> list[dict]:
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _set_train_mode(model: torch.nn.Module, frozen_layers: int) -> None:
-    """Frozen layers keep their BatchNorm statistics (eval), the rest trains."""
-    model.train()
-    for index, layer in enumerate(model.model):
-        if index < frozen_layers:
-            layer.eval()
-    head = model.model[24]
-    if head.proto is not None:
-        head.proto.eval()
+class YoloV5Trainee:
+    """YOLOv5n(-seg): the first ``frozen_layers`` layers (and a segmentation model's prototypes) frozen; the mask
+    coefficients distilled from the frozen original."""
+
+    def __init__(self, weights: Path, config: FinetuneConfig) -> None:
+        self.base = load_checkpoint(weights)
+        self.model = build_yolov5(weights)
+        self.teacher = build_yolov5(weights) if self.base.get("nm") else None
+        self.head = self.model.model[24]
+        self.frozen_layers = config.frozen_layers
+        segmentation = self.head.nm > 0
+        self.params = []
+        for index, layer in enumerate(self.model.model):
+            for name, p in layer.named_parameters():
+                train = index >= self.frozen_layers and not (segmentation and name.startswith("proto."))
+                p.requires_grad_(train)
+                if train:
+                    self.params.append(p)
+        self.license = "derived from AGPL-3.0 weights: do not redistribute"
+        self.loss_fn = YoloV5Loss(self.head.anchors, STRIDES, self.head.nc, self.head.nm,
+                                  LossWeights(distill=config.distill), imgsz=max(config.canvas))
+
+    def train_mode(self) -> None:
+        """Frozen layers keep their BatchNorm statistics (eval), the rest trains."""
+        self.model.train()
+        for index, layer in enumerate(self.model.model):
+            if index < self.frozen_layers:
+                layer.eval()
+        if self.head.proto is not None:
+            self.head.proto.eval()
+
+    def loss(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        frozen_backbone = self.frozen_layers >= BACKBONE_LAYERS  # then student and teacher share its features
+        with torch.no_grad():
+            shared = self.model.backbone(images) if frozen_backbone else None  # computed once, no graph
+            ref = None
+            if self.teacher is not None:
+                features = self.teacher.neck(*(shared if shared is not None else self.teacher.backbone(images)))
+                ref = self.teacher.model[24].raw(features)  # the original head, not the training one
+        features = shared if shared is not None else self.model.backbone(images)
+        return self.loss_fn(self.head.raw(self.model.neck(*features)), targets, ref)
+
+    def checkpoint(self, state: dict, weights: Path) -> dict:
+        return {k: v for k, v in self.base.items() if k != "state_dict"} | {
+            "state_dict": state, "finetuned_from": f"{Path(weights).name} sha256 {file_sha256(weights)}"}
+
+
+class YoloXTrainee:
+    """YOLOX-Nano from its ONNX weights: the first ``frozen_layers`` backbone stages (stem, dark2, ...) frozen.
+    Images go in as YOLOX wants them: BGR, 0-255."""
+
+    def __init__(self, weights: Path, config: FinetuneConfig) -> None:
+        self.model = load_onnx_weights(weights)
+        frozen = set(YOLOX_STAGES[:config.frozen_layers])
+        self.params = []
+        for name, p in self.model.named_parameters():
+            train = not (name.startswith("backbone.") and name.split(".")[1] in frozen)
+            p.requires_grad_(train)
+            if train:
+                self.params.append(p)
+        self.license = YOLOX_LICENSE
+        self.loss_fn = YoloXLoss(YOLOX_STRIDES, self.model.head.nc)
+
+    def train_mode(self) -> None:
+        self.model.train()  # no BatchNorm left (folded into the convolutions)
+
+    def loss(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.loss_fn(self.model.raw(images.flip(1) * 255.0), targets)
+
+    def checkpoint(self, state: dict, weights: Path) -> dict:
+        return {"state_dict": state, "arch": "yolox-nano", "nc": self.model.head.nc, "names": list(COCO80),
+                "finetuned_from": f"{Path(weights).name} sha256 {file_sha256(weights)}",
+                "license": YOLOX_LICENSE}
+
+
+def trainee_for(weights: Path, config: FinetuneConfig) -> YoloV5Trainee | YoloXTrainee:
+    """The training wrapper for a base model: ``.pt`` YOLOv5 checkpoints or a YOLOX-Nano ``.onnx`` export."""
+    return YoloXTrainee(weights, config) if Path(weights).suffix == ".onnx" else YoloV5Trainee(weights, config)
 
 
 def _schedule(step: int, total: int, warmup: int, config: FinetuneConfig) -> tuple[float, float]:
@@ -118,17 +183,11 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    base = load_checkpoint(weights)
-    student = build_yolov5(weights)
-    teacher = build_yolov5(weights) if base.get("nm") else None
-    head = student.model[24]
-    segmentation = head.nm > 0
-    params = _trainable(student, segmentation, config.frozen_layers)
+    trainee = trainee_for(weights, config)
+    params = trainee.params
     optimizer = torch.optim.SGD(_param_groups(params, config.weight_decay), lr=config.lr,
                                 momentum=config.momentum, nesterov=True)
-    loss_fn = YoloV5Loss(head.anchors, STRIDES, head.nc, head.nm, LossWeights(distill=config.distill),
-                         imgsz=max(config.canvas))
-    ema = WeightAverage(student, config.ema_decay, config.ema_ramp)
+    ema = WeightAverage(trainee.model, config.ema_decay, config.ema_ramp)
     steps_per_epoch = math.ceil(len(samples) / config.batch)
     total = steps_per_epoch * config.epochs
     warmup = round(config.warmup_epochs * steps_per_epoch)
@@ -138,9 +197,8 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     start = time.perf_counter()
     bar = tqdm(total=total, desc="train detector", unit="step", disable=not progress, dynamic_ncols=True)
     step = 0
-    frozen_backbone = config.frozen_layers >= BACKBONE_LAYERS  # then student and teacher share its features
     for epoch in range(1, config.epochs + 1):
-        _set_train_mode(student, config.frozen_layers)
+        trainee.train_mode()
         order = rng.permutation(len(samples))
         sums: dict[str, float] = {}
         for first in range(0, len(order), config.batch):
@@ -150,20 +208,12 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
             lr, momentum = _schedule(step, total, warmup, config)
             for group in optimizer.param_groups:
                 group["lr"], group["momentum"] = lr, momentum
-            with torch.no_grad():
-                shared = student.backbone(images) if frozen_backbone else None  # frozen: computed once, no graph
-                ref = None
-                if teacher is not None:
-                    teacher_features = teacher.neck(*(shared if shared is not None else teacher.backbone(images)))
-                    ref = teacher.model[24].raw(teacher_features)  # the original head, not the training one
-            features = shared if shared is not None else student.backbone(images)
-            preds = head.raw(student.neck(*features))
-            loss, parts = loss_fn(preds, targets, ref)
+            loss, parts = trainee.loss(images, targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 10.0)
             optimizer.step()
-            ema.update(student)
+            ema.update(trainee.model)
             step += 1
             for key, value in parts.items():
                 sums[key] = sums.get(key, 0.0) + value
@@ -175,8 +225,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
         log.append(row)
     bar.close()
     state = {k: v.detach().clone() for k, v in ema.model.state_dict().items()}
-    checkpoint = {k: v for k, v in base.items() if k != "state_dict"} | {"state_dict": state}
-    checkpoint["finetuned_from"] = f"{Path(weights).name} sha256 {file_sha256(weights)}"
+    checkpoint = trainee.checkpoint(state, weights)
     checkpoint["imgsz"] = list(config.canvas)  # the letterbox size it was trained at: the export's default
     tmp = out.with_name(out.name + ".tmp")
     torch.save(checkpoint, tmp)
@@ -184,7 +233,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     meta = {"config": asdict(config), "base_weights": str(weights), "base_sha256": file_sha256(weights),
             "samples": len(samples), "pair_ids": [s.pair_id for s in samples], "steps": total,
             "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__,
-            "machine": platform.platform(), "license": "derived from AGPL-3.0 weights: do not redistribute"}
+            "machine": platform.platform(), "license": trainee.license}
     meta |= provenance or {}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out
