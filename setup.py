@@ -21,7 +21,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    package_data={PACKAGE: ["py.typed", "models/*.pt", "models/*.onnx", "models/*.json"]},
+    package_data={PACKAGE: ["py.typed", "models/*.pt", "models/*.onnx", "models/*.json", "models/*.csv",
+                            "models/NOTICE*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

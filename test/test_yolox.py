@@ -152,3 +152,19 @@ def test_train_detector_command_fine_tunes_yolox_nano_into_a_shippable_onnx_file
     detector = create_detector(str(out.with_suffix(".onnx")))
     assert detector.layout.kind == "yolox" and detector.class_names[2] == "car"
     assert detector.info()["input_size"].startswith("256x256")
+
+
+def test_the_torch_backend_runs_yolox_nano_from_our_definition(yolox_onnx, shared_root):
+    from ris_fusion_ros.core.data import open_dataset
+    from ris_fusion_ros.core.detection import create_detector
+    from ris_fusion_ros.core.fusion import RuntimeOptions
+
+    dataset = open_dataset("msrs", shared=shared_root)
+    image = dataset[dataset.ids.index("00008N")].vis
+    eager = create_detector("yolox-nano", RuntimeOptions(backend="torch", threads=2), shared=shared_root)
+    assert eager.info()["backend"] == "torch"
+    a, b = eager.detect(image), create_detector("yolox-nano", shared=shared_root).detect(image)
+    assert len(a) == len(b) > 0
+    assert [d.class_id for d in a] == [d.class_id for d in b]
+    np.testing.assert_allclose([d.box for d in a], [d.box for d in b], atol=0.05)
+    np.testing.assert_allclose([d.score for d in a], [d.score for d in b], atol=1e-4)

@@ -23,7 +23,7 @@ from .arguments import add_runtime_args
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detectors", default=",".join(NAMED_MODELS),
-                        help=f"comma-separated: {', '.join(NAMED_MODELS)} or .onnx paths (default all three)")
+                        help=f"comma-separated: {', '.join(NAMED_MODELS)} or .onnx paths (default all of them)")
     parser.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per detector (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")

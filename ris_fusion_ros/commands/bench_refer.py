@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expressions", help=f"texts and images to use (default {DEFAULT_EXPRESSIONS})")
     parser.add_argument("--runs", type=int, default=200, help="timed referring calls (default 200)")
     parser.add_argument("--frames", type=int, default=10, help="distinct frames to cycle through (default 10)")
-    parser.add_argument("--detector", help="also time this detector (yolov5n, yolov5n-seg, yolox-nano) and "
+    parser.add_argument("--detector", help="also time this detector (a named model or .onnx path) and "
                                            "detector + referring per frame")
     parser.add_argument("--input", choices=INPUTS, default="fused", help="detector input (default fused)")
     parser.add_argument("--detector-runs", type=int, default=20, help="timed detector frames (default 20)")

@@ -1,6 +1,6 @@
 """One detector interface over every model and runtime: letterbox -> backend -> decode -> NMS -> masks.
 
-``create_detector("yolov5n" | "yolov5n-seg" | "yolox-nano" | "<file>.onnx")`` returns a
+``create_detector("yolov5n" | "yolov5n-seg" | "yolox-nano" | "yolox-nano-msrs" | "<file>.onnx")`` returns a
 :class:`Detector`. Defaults: confidence 0.25, class-aware NMS at IoU 0.45, at most 300 boxes
 (YOLOv5's defaults); all are options. Models with a dynamic input size run "rect" (the image
 is scaled to fit ``imgsz`` and padded only to a multiple of 32: a 640x480 frame goes in as
@@ -33,8 +33,10 @@ DEFAULT_CONF = OPERATING_SCORE
 DEFAULT_IOU = 0.45
 DEFAULT_MAX_DET = 300
 DEFAULT_IMGSZ = 640
-NAMED_MODELS = ("yolov5n", "yolov5n-seg", "yolox-nano")
+NAMED_MODELS = ("yolov5n", "yolov5n-seg", "yolox-nano", "yolox-nano-msrs")
 WEIGHT_FILES = {"yolov5n": "yolov5n_coco.pt", "yolov5n-seg": "yolov5n-seg_coco.pt", "yolox-nano": "yolox_nano.onnx"}
+# Shipped with the package (Apache-2.0, fine-tuned here from YOLOX-Nano): ris_fusion_ros/models/<file>
+PACKAGED_MODELS = {"yolox-nano-msrs": "yolox_nano_msrs.onnx"}
 OPTIONS = ("conf", "iou", "max_det", "agnostic", "classes", "imgsz", "rect", "layout", "bgr", "scale", "center",
            "coeff_times_obj", "names")
 
@@ -195,6 +197,20 @@ def weights_dir(shared: str | None = None) -> Path:
     return shared_root(shared) / "weights" / "detectors"
 
 
+def model_path(name: str, shared: str | None = None) -> Path:
+    """The file behind a named detector: packaged models from ``ris_fusion_ros/models``, the others from
+    ``<shared>/weights/detectors``."""
+    if name in PACKAGED_MODELS:
+        return Path(__file__).resolve().parents[2] / "models" / PACKAGED_MODELS[name]
+    return weights_dir(shared) / WEIGHT_FILES[name]
+
+
+def _yolox_module(path: Path):
+    from .yolox import load_onnx_weights
+
+    return load_onnx_weights(path)
+
+
 def _yolov5_artifacts(weights: Path, onnx: bool):
     """Backend artifacts and class names; with the ONNX file already cached, torch is not even imported."""
     from ...backends import ModelArtifacts
@@ -222,7 +238,7 @@ def _yolov5_artifacts(weights: Path, onnx: bool):
 
 def create_detector(name: str, runtime: Any = None, shared: str | None = None,
                     **options: Any) -> Detector | EnsembleDetector:
-    """A detector by name (``yolov5n``, ``yolov5n-seg``, ``yolox-nano``) or ONNX file path, or an ensemble of
+    """A detector by name (:data:`NAMED_MODELS`) or ONNX file path, or an ensemble of
     such joined by ``+`` (:class:`~.ensemble.EnsembleDetector`: each member with the same options).
 
     ``runtime`` is a :class:`~ris_fusion_ros.core.fusion.RuntimeOptions` (default ONNX Runtime,
@@ -251,11 +267,14 @@ def create_detector(name: str, runtime: Any = None, shared: str | None = None,
         weights = weights_dir(shared) / WEIGHT_FILES[key]
         artifacts, names = _yolov5_artifacts(weights, onnx=runtime.backend != "torch")
         path = weights
-    elif key == "yolox-nano" or name.endswith(".onnx"):
-        path = weights_dir(shared) / WEIGHT_FILES[key] if key == "yolox-nano" else Path(name)
+    elif key == "yolox-nano" or key in PACKAGED_MODELS or name.endswith(".onnx"):
+        path = model_path(key, shared) if key in NAMED_MODELS else Path(name)
         header = read_onnx_header(path)
-        artifacts = ModelArtifacts(key if key == "yolox-nano" else path.stem, [header.input_name],
-                                   list(header.output_names), onnx_path=path)
+        # YOLOX-Nano files (the published one, ours) also run eagerly: our definition reads their weights
+        yolox = key in NAMED_MODELS or header.metadata.get("layout") == "yolox"
+        artifacts = ModelArtifacts(key if key in NAMED_MODELS else path.stem, [header.input_name],
+                                   list(header.output_names), onnx_path=path,
+                                   torch_factory=functools.partial(_yolox_module, path) if yolox else None)
         if "names" in header.metadata:
             names = parse_names(header.metadata["names"])
         options.setdefault("layout", header.metadata.get("layout") if header.metadata.get("layout") in
