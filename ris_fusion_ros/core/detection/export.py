@@ -39,42 +39,21 @@ def cached_onnx_path(weights: Path) -> Path:
     return model_cache_dir() / "detectors" / name
 
 
-def export_yolov5(weights: Path, out: Path | None = None, *, force: bool = False, opset: int = 17) -> Path:
-    """Write the ONNX file (to ``out`` or the cache) unless it is already there; return its path.
-
-    Written to a temporary name and renamed, so a concurrent reader never sees half a file.
-    """
+def _write_onnx(model, target: Path, outputs: list[str], axes: dict, meta: dict[str, str], opset: int) -> Path:
+    """Trace ``model`` on a 320x416 input into ``target`` with ``meta`` as ONNX metadata (dynamic batch and
+    size per ``axes``). Written to a temporary name and renamed, so a concurrent reader never sees half a file."""
     import onnx
     import torch
 
-    weights = Path(weights)
-    target = Path(out) if out is not None else cached_onnx_path(weights)
-    if target.is_file() and not force:
-        return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = yolov5.load_checkpoint(weights)
-    model = yolov5.build_yolov5(weights)
-    segmentation = bool(ckpt.get("nm"))
-    outputs = output_names(segmentation)
-    axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "rows"}}
-    if segmentation:
-        axes["output1"] = {0: "batch", 2: "proto_height", 3: "proto_width"}
-    dummy = torch.zeros(1, 3, 320, 416)
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer and legacy-exporter notes; parity is tested
-            torch.onnx.export(model, (dummy,), str(tmp), input_names=[INPUT_NAME], output_names=outputs,
-                              dynamic_axes=axes, opset_version=opset, dynamo=False)
+            torch.onnx.export(model, (torch.zeros(1, 3, 320, 416),), str(tmp), input_names=[INPUT_NAME],
+                              output_names=outputs, dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
+                              | axes, opset_version=opset, dynamo=False)
         proto = onnx.load(str(tmp))
-        names = {i: str(n) for i, n in enumerate(ckpt["names"])}
-        imgsz = [int(v) for v in ckpt.get("imgsz", [640, 640])]  # the size it was trained at
-        meta = {"names": repr(names), "layout": "yolov5", "stride": "32", "imgsz": str(imgsz),
-                "task": "segment" if segmentation else "detect",
-                "weights_sha256": yolov5.file_sha256(weights),
-                "license": "weights: AGPL-3.0 (Ultralytics YOLOv5); do not redistribute this file"}
-        if ckpt.get("finetuned_from"):
-            meta["finetuned_from"] = str(ckpt["finetuned_from"])
         del proto.metadata_props[:]
         for key, value in meta.items():
             entry = proto.metadata_props.add()
@@ -86,11 +65,37 @@ def export_yolov5(weights: Path, out: Path | None = None, *, force: bool = False
     return target
 
 
+def _names(names) -> str:
+    return repr({i: str(n) for i, n in enumerate(names)})
+
+
+def _imgsz(ckpt: dict) -> str:
+    return str([int(v) for v in ckpt.get("imgsz", [640, 640])])  # the size it was trained at
+
+
+def export_yolov5(weights: Path, out: Path | None = None, *, force: bool = False, opset: int = 17) -> Path:
+    """Write the ONNX file (to ``out`` or the cache) unless it is already there; return its path."""
+    weights = Path(weights)
+    target = Path(out) if out is not None else cached_onnx_path(weights)
+    if target.is_file() and not force:
+        return target
+    ckpt = yolov5.load_checkpoint(weights)
+    segmentation = bool(ckpt.get("nm"))
+    axes = {"output0": {0: "batch", 1: "rows"}}
+    if segmentation:
+        axes["output1"] = {0: "batch", 2: "proto_height", 3: "proto_width"}
+    meta = {"names": _names(ckpt["names"]), "layout": "yolov5", "stride": "32", "imgsz": _imgsz(ckpt),
+            "task": "segment" if segmentation else "detect", "weights_sha256": yolov5.file_sha256(weights),
+            "license": "weights: AGPL-3.0 (Ultralytics YOLOv5); do not redistribute this file"}
+    if ckpt.get("finetuned_from"):
+        meta["finetuned_from"] = str(ckpt["finetuned_from"])
+    return _write_onnx(yolov5.build_yolov5(weights), target, output_names(segmentation), axes, meta, opset)
+
+
 def export_yolox(checkpoint: Path, out: Path, *, opset: int = 17) -> Path:
     """Write a fine-tuned YOLOX-Nano checkpoint (``train detector --model yolox-nano``) as ONNX: dynamic batch,
     height and width, output ``[B, N, 5 + nc]`` in YOLOX's row layout, class names, training size and licence
     in the metadata. YOLOX-Nano is Apache-2.0, so this file may ship with the package."""
-    import onnx
     import torch
 
     from .yolox import LICENSE, build_yolox
@@ -100,26 +105,6 @@ def export_yolox(checkpoint: Path, out: Path, *, opset: int = 17) -> Path:
         raise ConfigError(f"{checkpoint} is not a YOLOX-Nano checkpoint (arch {ckpt.get('arch')!r})")
     model = build_yolox(int(ckpt["nc"]))
     model.load_state_dict(ckpt["state_dict"])
-    model.eval()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 1: "rows"}}
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (torch.zeros(1, 3, 320, 416),), str(tmp), input_names=[INPUT_NAME],
-                              output_names=["output"], dynamic_axes=axes, opset_version=opset, dynamo=False)
-        proto = onnx.load(str(tmp))
-        meta = {"names": repr({i: str(n) for i, n in enumerate(ckpt["names"])}), "layout": "yolox", "stride": "32",
-                "imgsz": str([int(v) for v in ckpt.get("imgsz", [640, 640])]), "task": "detect",
-                "finetuned_from": str(ckpt.get("finetuned_from", "")), "license": LICENSE}
-        del proto.metadata_props[:]
-        for key, value in meta.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    meta = {"names": _names(ckpt["names"]), "layout": "yolox", "stride": "32", "imgsz": _imgsz(ckpt),
+            "task": "detect", "finetuned_from": str(ckpt.get("finetuned_from", "")), "license": LICENSE}
+    return _write_onnx(model.eval(), Path(out), ["output"], {"output": {0: "batch", 1: "rows"}}, meta, opset)
