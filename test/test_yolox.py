@@ -168,3 +168,21 @@ def test_the_torch_backend_runs_yolox_nano_from_our_definition(yolox_onnx, share
     assert [d.class_id for d in a] == [d.class_id for d in b]
     np.testing.assert_allclose([d.box for d in a], [d.box for d in b], atol=0.05)
     np.testing.assert_allclose([d.score for d in a], [d.score for d in b], atol=1e-4)
+
+
+def test_the_packaged_fine_tuned_yolox_nano_loads_by_name_and_never_saw_the_held_out_pairs(shared_root):
+    import json
+
+    from ris_fusion_ros.core.detection import create_detector
+    from ris_fusion_ros.core.detection.detector import model_path, read_onnx_header
+
+    path = model_path("yolox-nano-msrs")
+    assert path.is_file() and (path.parent / "NOTICE-yolox_nano_msrs.md").is_file()
+    header = read_onnx_header(path)
+    assert header.metadata["layout"] == "yolox" and "Apache-2.0" in header.metadata["license"]
+    assert header.metadata["finetuned_from"].startswith("yolox_nano.onnx sha256 695e750a")
+    trained_on = set(json.loads(path.with_suffix(".json").read_text())["pair_ids"])
+    heldout = (Path(__file__).resolve().parents[1] / "data" / "splits" / "msrs_refer_heldout.txt").read_text().split()
+    assert len(trained_on) == 193 and trained_on.isdisjoint(heldout)
+    detector = create_detector("yolox-nano-msrs", shared=shared_root)
+    assert detector.info()["input_size"].startswith("640x640") and detector.class_names[0] == "person"
