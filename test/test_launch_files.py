@@ -77,7 +77,7 @@ def test_every_node_has_a_console_script_and_every_parameter_is_a_launch_argumen
 
 def test_replay_reads_the_nodes_pipeline_yaml():
     values = merged(load_node_params(REPO / "config" / "pipeline.yaml"))
-    assert values["fusion_method"] == "risfusenet" and values["detector"] == "yolox-nano"
+    assert values["fusion_method"] == "risfusenet" and values["detector"] == "yolox-nano-msrs"
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -113,7 +113,7 @@ def test_all_in_one_process_with_real_models(shared_root):
     det = next(d for d in got["det"] if d.header.stamp.sec * 10**9 + d.header.stamp.nanosec in fused)
     frame = fused[det.header.stamp.sec * 10**9 + det.header.stamp.nanosec]
     assert frame.header.frame_id == det.header.frame_id == "rgb_optical" and (frame.width, frame.height) == (640, 480)
-    expected = create_detector("yolox-nano").detect(message_to_array(frame))
+    expected = create_detector("yolox-nano-msrs").detect(message_to_array(frame))
     assert len(det.detections) == len(expected) >= 1
     for d, e in zip(det.detections, expected, strict=True):
         assert d.results[0].hypothesis.class_id == e.class_name

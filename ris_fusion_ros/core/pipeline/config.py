@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "stall_timeout_seconds": 2.0,
     "homography": IDENTITY,
     "calibration_file": "",
-    "detector": "yolox-nano",
+    "detector": "yolox-nano-msrs",
     "imgsz": 0,  # detector letterbox size; 0 = the model's own (ONNX metadata, else 640)
     "min_score": OPERATING_SCORE,
     "second_look_score": 0.15,  # referring: a category text that matched nothing >= min_score looks down to this
