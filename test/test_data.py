@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,14 @@ def test_shared_root_setting(tmp_path, monkeypatch):
         open_dataset("msrs")
     with pytest.raises(DataError, match="unknown data set 'kitti'"):
         open_dataset("kitti")
+
+
+def test_recorded_paths_do_not_name_this_machines_folders(tmp_path, monkeypatch):
+    from ris_fusion_ros.core.paths import portable_path
+
+    shared = tmp_path / "shared"
+    (shared / "weights").mkdir(parents=True)
+    monkeypatch.setenv(SHARED_ENV, str(shared))
+    assert portable_path(shared / "weights" / "w.pt") == "../shared/weights/w.pt"
+    assert portable_path(Path(__file__)) == "test/test_data.py"  # inside the checkout: relative to it
+    assert portable_path(tmp_path / "elsewhere.pt") == str((tmp_path / "elsewhere.pt").resolve())

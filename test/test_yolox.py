@@ -142,6 +142,8 @@ def test_train_detector_command_fine_tunes_yolox_nano_into_a_shippable_onnx_file
     assert main(args) == 0
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["config"]["lr"] == 0.002 and "Apache-2.0" in meta["license"]
+    assert meta["base_weights"] == "../shared/weights/detectors/yolox_nano.onnx"  # no machine's folders
+    assert meta["dataset"] == "../shared/data/msrs"
     before = load_onnx_weights(yolox_onnx).state_dict()
     after = torch.load(str(out), weights_only=True)["state_dict"]
     frozen = [k for k in before if k.startswith("backbone.")]

@@ -92,13 +92,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..core.data import open_dataset
-    from ..core.detection.classes import COCO80
     from ..core.detection.detector import WEIGHT_FILES, weights_dir
     from ..core.detection.export import export_yolov5, export_yolox
     from ..core.detection.finetune.samples import Augment, build_samples
-    from ..core.detection.finetune.trainer import FinetuneConfig, finetune
-    from ..core.detection.yolov5 import class_names
+    from ..core.detection.finetune.trainer import FinetuneConfig, base_class_names, finetune
     from ..core.errors import ConfigError
+    from ..core.paths import portable_path
 
     inputs = [t.strip() for t in args.fusion.split(",") if t.strip()]
     if not inputs or len(set(inputs)) != len(inputs):
@@ -112,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     renderers = _renderers(inputs, Path(args.fused_from) if args.fused_from else None, args.threads)
     extra = [d.strip() for d in (args.extra_labels or "").split(",") if d.strip()]
     yolox = args.model == "yolox-nano"
-    samples = build_samples(dataset, renderers, list(COCO80) if yolox else class_names(base),
+    samples = build_samples(dataset, renderers, base_class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress), extra_labels=extra)
     out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze,
@@ -121,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=lr, seed=args.seed, threads=args.threads,
                             frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic),
                             canvas=(args.imgsz, args.imgsz))
-    provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]), "dataset": str(dataset.root),
+    provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]),
+                  "dataset": portable_path(dataset.root, args.shared_root),
                   "split": args.split, "inputs": inputs, "extra_labels": extra}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)
     export = export_yolox if yolox else functools.partial(export_yolov5, force=True)

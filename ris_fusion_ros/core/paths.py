@@ -35,6 +35,25 @@ def shared_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
+def portable_path(path: str | os.PathLike[str], shared: str | os.PathLike[str] | None = None) -> str:
+    """``path`` as recorded in files that travel (model metadata, reports).
+
+    Inside the shared root it becomes ``../shared/<relative>`` and inside this checkout a path
+    relative to it, so a trained model's JSON does not name one machine's folders; anything
+    else stays absolute.
+    """
+    resolved = Path(path).resolve()
+    try:
+        shared_dir = shared_root(shared)
+    except ConfigError:
+        shared_dir = None
+    if shared_dir is not None and resolved.is_relative_to(shared_dir):
+        return (Path("..") / "shared" / resolved.relative_to(shared_dir)).as_posix()
+    if resolved.is_relative_to(_CHECKOUT_ROOT):
+        return resolved.relative_to(_CHECKOUT_ROOT).as_posix()
+    return str(resolved)
+
+
 def dataset_root(name: str, data_root: str | os.PathLike[str] | None = None,
                  shared: str | os.PathLike[str] | None = None) -> Path:
     """Folder of one data set: ``data_root`` when given, else ``<shared>/data/<name>``."""

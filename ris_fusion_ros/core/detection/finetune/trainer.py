@@ -25,8 +25,9 @@ from tqdm import tqdm
 
 from ...errors import ConfigError
 from ...io.csv_log import CsvLog
+from ...paths import portable_path
 from ..classes import COCO80
-from ..yolov5 import STRIDES, build_yolov5, file_sha256, load_checkpoint
+from ..yolov5 import STRIDES, build_yolov5, class_names, file_sha256, load_checkpoint
 from ..yolox import BACKBONE_STAGES as YOLOX_STAGES
 from ..yolox import LICENSE as YOLOX_LICENSE
 from ..yolox import STRIDES as YOLOX_STRIDES
@@ -154,9 +155,15 @@ class YoloXTrainee:
         return self.loss_fn(self.model.raw(images.flip(1) * 255.0), targets)
 
     def checkpoint(self, state: dict, weights: Path) -> dict:
-        return {"state_dict": state, "arch": "yolox-nano", "nc": self.model.head.nc, "names": list(COCO80),
+        return {"state_dict": state, "arch": "yolox-nano", "nc": self.model.head.nc,
+                "names": base_class_names(weights),
                 "finetuned_from": f"{Path(weights).name} sha256 {file_sha256(weights)}",
                 "license": YOLOX_LICENSE}
+
+
+def base_class_names(weights: Path) -> list[str]:
+    """Class names of a base model, the label space its fine-tune keeps (YOLOX-Nano ONNX: COCO-80)."""
+    return list(COCO80) if Path(weights).suffix == ".onnx" else class_names(weights)
 
 
 def trainee_for(weights: Path, config: FinetuneConfig) -> YoloV5Trainee | YoloXTrainee:
@@ -230,7 +237,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     tmp = out.with_name(out.name + ".tmp")
     torch.save(checkpoint, tmp)
     tmp.replace(out)
-    meta = {"config": asdict(config), "base_weights": str(weights), "base_sha256": file_sha256(weights),
+    meta = {"config": asdict(config), "base_weights": portable_path(weights), "base_sha256": file_sha256(weights),
             "samples": len(samples), "pair_ids": [s.pair_id for s in samples], "steps": total,
             "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__,
             "machine": platform.platform(), "license": trainee.license}
