@@ -67,7 +67,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("train", "fusion"), "train_fusion",
             "train the fusion network (RoadScene, LLVIP, M3FD; never MSRS) and export it to ONNX"),
     Command(("train", "detector"), "train_detector",
-            "fine-tune YOLOv5n(-seg) on fused frames of a labelled split (measure on the other split)"),
+            "fine-tune YOLOv5n(-seg) or YOLOX-Nano on fused frames of a labelled split (measure on the other split)"),
 )
 
 

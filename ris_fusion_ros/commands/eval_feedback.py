@@ -93,7 +93,7 @@ def variants_from_args(args: argparse.Namespace) -> list[Variant]:
     gates = (False, True) if args.text_gate else (False,)
     searches = (False, True) if getattr(args, "search", False) else (False,)
     leans = [t.strip() for t in args.toward.split(",") if t.strip()]
-    if not leans or any(t not in LEANS for t in leans):
+    if not leans:  # each name is checked by Variant
         raise ConfigError(f"--toward takes a comma-separated list of {', '.join(LEANS)}, got {args.toward!r}")
     variants = [Variant(s, d, g, search=f, toward=t) for t in leans for f in searches for g in gates
                 for d in dilations for s in strengths if not (f and t != "infrared")]

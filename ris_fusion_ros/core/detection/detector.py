@@ -267,12 +267,13 @@ def create_detector(name: str, runtime: Any = None, shared: str | None = None,
         weights = weights_dir(shared) / WEIGHT_FILES[key]
         artifacts, names = _yolov5_artifacts(weights, onnx=runtime.backend != "torch")
         path = weights
-    elif key == "yolox-nano" or key in PACKAGED_MODELS or name.endswith(".onnx"):
-        path = model_path(key, shared) if key in NAMED_MODELS else Path(name)
+    elif key in NAMED_MODELS or name.endswith(".onnx"):
+        named = key in NAMED_MODELS  # past the YOLOv5 branch: the YOLOX-Nano files (the published one, ours)
+        path = model_path(key, shared) if named else Path(name)
         header = read_onnx_header(path)
-        # YOLOX-Nano files (the published one, ours) also run eagerly: our definition reads their weights
-        yolox = key in NAMED_MODELS or header.metadata.get("layout") == "yolox"
-        artifacts = ModelArtifacts(key if key in NAMED_MODELS else path.stem, [header.input_name],
+        # YOLOX-Nano files also run eagerly: our definition reads their weights
+        yolox = named or header.metadata.get("layout") == "yolox"
+        artifacts = ModelArtifacts(key if named else path.stem, [header.input_name],
                                    list(header.output_names), onnx_path=path,
                                    torch_factory=functools.partial(_yolox_module, path) if yolox else None)
         if "names" in header.metadata:
