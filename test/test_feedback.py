@@ -421,5 +421,5 @@ def test_eval_feedback_search_only_adds_the_fusion_search_and_its_no_fusion_refe
 def test_eval_feedback_toward_visible_adds_rows_without_a_search_form_and_rejects_unknown_leans():
     names = _feedback_variants("--strength", "0.5", "--dilate", "4", "--search", "--toward", "infrared,visible")
     assert names == ["feedback s=0.5 d=4", "feedback s=0.5 d=4 +search", "feedback s=0.5 d=4 toward visible"]
-    with pytest.raises(ConfigError, match="lean goes toward one of infrared, visible, got .thermal."):
+    with pytest.raises(ConfigError, match=r"lean goes toward one of infrared, visible, got 'thermal'"):
         _feedback_variants("--toward", "thermal")

@@ -127,7 +127,7 @@ def test_an_exported_checkpoint_with_the_original_weights_detects_what_yolox_nan
         export_yolox(tmp_path / "other.pt", tmp_path / "other.onnx")
 
 
-def test_train_detector_command_fine_tunes_yolox_nano_into_a_shippable_onnx_file(yolox_onnx, tmp_path):
+def test_train_detector_command_fine_tunes_yolox_nano_into_a_shippable_onnx_file(yolox_onnx, tmp_path, capsys):
     import json
 
     from ris_fusion_ros.cli import main
@@ -154,6 +154,11 @@ def test_train_detector_command_fine_tunes_yolox_nano_into_a_shippable_onnx_file
     detector = create_detector(str(out.with_suffix(".onnx")))
     assert detector.layout.kind == "yolox" and detector.class_names[2] == "car"
     assert detector.info()["input_size"].startswith("256x256")
+    again = tmp_path / "again.onnx"  # the export command takes the same checkpoint and checks it
+    assert main(["export", "detector", "--checkpoint", str(out), "--out", str(again), "--check"]) == 0
+    assert read_onnx_header(again).metadata["layout"] == "yolox"
+    report = capsys.readouterr().out
+    assert "Apache-2.0" in report and max(float(v) for v in report.rsplit(":", 1)[1].split(",")) < 1e-2
 
 
 def test_the_torch_backend_runs_yolox_nano_from_our_definition(yolox_onnx, shared_root):

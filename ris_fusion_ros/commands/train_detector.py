@@ -9,7 +9,6 @@ fine-tune may ship. The exact command is stored beside the weights.
 from __future__ import annotations
 
 import argparse
-import functools
 import shlex
 import sys
 from pathlib import Path
@@ -93,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.data import open_dataset
     from ..core.detection.detector import WEIGHT_FILES, weights_dir
-    from ..core.detection.export import export_yolov5, export_yolox
+    from ..core.detection.export import export_checkpoint
     from ..core.detection.finetune.samples import Augment, build_samples
     from ..core.detection.finetune.trainer import FinetuneConfig, base_class_names, finetune
     from ..core.errors import ConfigError
@@ -110,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
     base = weights_dir(args.shared_root) / WEIGHT_FILES[args.model]
     renderers = _renderers(inputs, Path(args.fused_from) if args.fused_from else None, args.threads)
     extra = [d.strip() for d in (args.extra_labels or "").split(",") if d.strip()]
-    yolox = args.model == "yolox-nano"
     samples = build_samples(dataset, renderers, base_class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress), extra_labels=extra)
@@ -124,8 +122,7 @@ def run(args: argparse.Namespace) -> int:
                   "dataset": portable_path(dataset.root, args.shared_root),
                   "split": args.split, "inputs": inputs, "extra_labels": extra}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)
-    export = export_yolox if yolox else functools.partial(export_yolov5, force=True)
-    onnx_path = export(checkpoint, checkpoint.with_suffix(".onnx"))
+    onnx_path = export_checkpoint(checkpoint)
     print(f"trained on {len(samples)} pairs of {dataset.root} ({args.split or 'all'}); wrote {checkpoint}, "
           f"{onnx_path}, {checkpoint.with_suffix('.csv')}, {checkpoint.with_suffix('.json')}")
     print(f"use it with: --detectors {onnx_path}")

@@ -98,13 +98,41 @@ def export_yolox(checkpoint: Path, out: Path, *, opset: int = 17) -> Path:
     in the metadata. YOLOX-Nano is Apache-2.0, so this file may ship with the package."""
     import torch
 
-    from .yolox import LICENSE, build_yolox
+    from .yolox import LICENSE
 
     ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    model = _yolox_from(ckpt, checkpoint)
+    meta = {"names": _names(ckpt["names"]), "layout": "yolox", "stride": "32", "imgsz": _imgsz(ckpt),
+            "task": "detect", "finetuned_from": str(ckpt.get("finetuned_from", "")), "license": LICENSE}
+    return _write_onnx(model.eval(), Path(out), ["output"], {"output": {0: "batch", 1: "rows"}}, meta, opset)
+
+
+def _yolox_from(ckpt: dict, checkpoint: Path):
+    from .yolox import build_yolox
+
     if ckpt.get("arch") != "yolox-nano":
         raise ConfigError(f"{checkpoint} is not a YOLOX-Nano checkpoint (arch {ckpt.get('arch')!r})")
     model = build_yolox(int(ckpt["nc"]))
     model.load_state_dict(ckpt["state_dict"])
-    meta = {"names": _names(ckpt["names"]), "layout": "yolox", "stride": "32", "imgsz": _imgsz(ckpt),
-            "task": "detect", "finetuned_from": str(ckpt.get("finetuned_from", "")), "license": LICENSE}
-    return _write_onnx(model.eval(), Path(out), ["output"], {"output": {0: "batch", 1: "rows"}}, meta, opset)
+    return model.eval()
+
+
+def is_yolox_checkpoint(checkpoint: Path) -> bool:
+    """True for ``train detector --model yolox-nano`` checkpoints, False for YOLOv5 ones (by their ``arch``)."""
+    return yolov5.load_checkpoint(checkpoint).get("arch") == "yolox-nano"
+
+
+def checkpoint_module(checkpoint: Path):
+    """The PyTorch module of a detector checkpoint (YOLOv5 tensors-only or fine-tuned YOLOX-Nano), eval mode."""
+    if is_yolox_checkpoint(checkpoint):
+        return _yolox_from(yolov5.load_checkpoint(checkpoint), checkpoint)
+    return yolov5.build_yolov5(checkpoint)
+
+
+def export_checkpoint(checkpoint: Path, out: Path | None = None, *, opset: int = 17) -> Path:
+    """Export a detector checkpoint, YOLOv5 or fine-tuned YOLOX-Nano, to ``out`` (default: beside it)."""
+    checkpoint = Path(checkpoint)
+    target = Path(out) if out is not None else checkpoint.with_suffix(".onnx")
+    if is_yolox_checkpoint(checkpoint):
+        return export_yolox(checkpoint, target, opset=opset)
+    return export_yolov5(checkpoint, target, force=True, opset=opset)
