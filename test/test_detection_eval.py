@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,8 +207,48 @@ def test_eval_detect_command_writes_summary_report_and_plot(tmp_path, tiny_msrs,
     report = (out / "report.md").read_text()
     assert "pycocotools" in report and (out / "summary.png").stat().st_size > 1000
     assert "paired bootstrap over images (1000 draws" in report
-    printed = capsys.readouterr().out
-    assert f"| {planted_detector} | visible | 1.000 | 1.000 |" in printed and "risfusenet" not in printed
+    assert "no training record beside planted.onnx; whether it saw the evaluated pairs is unknown" in report
+    captured = capsys.readouterr()
+    assert f"| {planted_detector} | visible | 1.000 | 1.000 |" in captured.out and "risfusenet" not in captured.out
+    assert "no training record beside planted.onnx" in captured.err
+
+
+def test_eval_detect_says_when_a_detector_was_trained_on_the_evaluated_pairs(tmp_path, tiny_msrs,
+                                                                              planted_detector, capsys):
+
+    record = {"pair_ids": ["a", "z"], "samples": 2, "dataset": "../shared/data/msrs", "split": "mine.txt"}
+    Path(planted_detector).with_suffix(".json").write_text(json.dumps(record))
+    out = tmp_path / "out"
+    assert main(["--no-progress", "eval", "detect", "--dataset", "msrs", "--data-root", str(tiny_msrs),
+                 "--out", str(out), "--inputs", "visible", "--detectors", planted_detector, "--bootstrap", "0"]) == 0
+    warning = (f"WARNING: {planted_detector} was trained on 1 of the 2 evaluated pairs (a; record: 2 pairs of "
+               "../shared/data/msrs (mine.txt)): these scores are not a held-out measurement")
+    assert warning in (out / "report.md").read_text() and warning in capsys.readouterr().err
+    record["pair_ids"] = ["x", "y"]
+    Path(planted_detector).with_suffix(".json").write_text(json.dumps(record))
+    assert main(["--no-progress", "eval", "detect", "--dataset", "msrs", "--data-root", str(tiny_msrs),
+                 "--out", str(out), "--inputs", "visible", "--detectors", planted_detector, "--bootstrap", "0"]) == 0
+    assert "held out (none of the 2 evaluated pairs" in (out / "report.md").read_text()
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_training_overlap_of_published_packaged_and_ensembled_detectors(tmp_path):
+
+    from ris_fusion_ros.core.detection.provenance import training_overlap
+
+    root = Path(__file__).resolve().parents[1] / "data" / "splits"
+    heldout = (root / "msrs_refer_heldout.txt").read_text().split()
+    train = (root / "msrs_refer_train.txt").read_text().split()
+    assert training_overlap("yolox-nano-msrs", heldout).held_out
+    assert len(training_overlap("yolox-nano-msrs", heldout + train[:3]).trained_on) == 3
+    assert training_overlap("yolov5n", train).held_out  # published COCO weights
+    assert "published weights" in training_overlap("yolox-nano", train).sentence()
+    member = tmp_path / "m.onnx"
+    member.with_suffix(".json").write_text(json.dumps({"pair_ids": [heldout[0]]}))
+    both = training_overlap(f"yolox-nano-msrs+{member}", heldout + train[:2])
+    assert both.trained_on == tuple(sorted([heldout[0], *train[:2]])) and len(both.sources) == 2
+    unknown = training_overlap(str(tmp_path / "other.onnx"), heldout)
+    assert not unknown.held_out and unknown.unrecorded == ("other.onnx",)
 
 
 def test_eval_detect_rejects_unknown_inputs(tmp_path, tiny_msrs, planted_detector, capsys):

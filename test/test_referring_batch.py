@@ -171,3 +171,15 @@ def test_bench_refer_times_the_search_of_a_no_match(msrs, shared_root, capsys):
     out = capsys.readouterr().out
     assert "| yolov5n + referring (cached text) |" in out
     assert "| search of a no-match, added to that frame: the frame fused again leaning to infrared + yolov5n" in out
+
+
+def test_refer_batch_says_when_the_detector_was_trained_on_the_images(msrs, shared_root, tmp_path, capsys):
+    train_id = (Path(__file__).resolve().parents[1] / "data" / "splits" / "msrs_refer_train.txt").read_text().split()[0]
+    root = _copy_msrs_subset(msrs, tmp_path / "msrs_copy", [train_id])
+    expressions = tmp_path / "expr.json"
+    expressions.write_text(json.dumps([{"image": train_id, "text": "the leftmost person"}]))
+    assert main(["refer-batch", "--dataset", "msrs", "--data-root", str(root), "--expressions", str(expressions),
+                 "--detector", "yolox-nano-msrs", "--out", str(tmp_path / "b"), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert f"WARNING: yolox-nano-msrs was trained on 1 of the 1 evaluated pairs ({train_id}; record: 193 pairs" \
+        in printed

@@ -33,6 +33,7 @@ from ..core.detection.evaluation import (
     target_check,
     write_summary,
 )
+from ..core.detection.provenance import training_overlap
 from ..core.errors import ConfigError, RisFusionError
 from ..core.fusion import RuntimeOptions, create_method
 from .arguments import add_data_args, add_runtime_args
@@ -114,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     sources, skipped = _inputs(inputs, fused_from, runtime, args.skip_unrunnable)
     models = [create_detector(name, runtime, shared=args.shared_root, conf=args.conf, iou=args.iou)
               for name in detectors]
+    evaluated = [r.pair_id for r in (dataset.records[:args.limit] if args.limit else dataset.records)]
+    overlaps = [training_overlap(name, evaluated, args.shared_root) for name in detectors]
     progress = _progress(args.no_progress, f"eval detect ({len(sources)} inputs x {len(models)} detectors)")
     start = time.perf_counter()
     rows = evaluate_inputs(dataset, sources, models, limit=args.limit, progress=progress)
@@ -122,8 +125,11 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     summary = write_summary(rows, out / "summary.csv")
     plot = _plot(rows, out / "summary.png", f"{args.dataset} {args.split or 'all'}: detection mAP50 per input")
-    report = _report(rows, out / "report.md", args, dataset, models, skipped, seconds, plot, intervals)
+    report = _report(rows, out / "report.md", args, dataset, models, skipped, seconds, plot, intervals, overlaps)
     print(_table(rows))
+    for overlap in overlaps:
+        if not overlap.held_out:
+            print(overlap.sentence(), file=sys.stderr)
     for line in target_check(rows, intervals=intervals):
         print(line)
     print(f"wrote {summary}, {report}, {plot}")
@@ -191,7 +197,8 @@ def _weights_origin(path: str) -> str:
     return "weights as exported (no fine-tuning recorded in the file)"
 
 
-def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, plot: Path, intervals) -> Path:
+def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, plot: Path, intervals,
+            overlaps) -> Path:
     n = rows[0].scores.n_images if rows else 0
     lines = [f"# Detection on fused inputs: {args.dataset} {args.split or '(all pairs)'}", "",
              f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()} "
@@ -209,10 +216,11 @@ def _report(rows, path: Path, args, dataset, models, skipped, seconds: float, pl
              + (f"({args.bootstrap} draws, the same for every input of a detector; COCOeval accumulates each draw)."
                 if args.bootstrap else "(off: --bootstrap 0)."),
              ""]
-    for det in models:
+    for det, overlap in zip(models, overlaps, strict=True):
         info = det.info()
         lines.append(f"- `{info['model']}`: {info['layout']} layout, input {info['input_size']}, "
-                     f"{info['backend']} {info.get('threads', '')} threads; {_weights_origin(info.get('path', ''))}")
+                     f"{info['backend']} {info.get('threads', '')} threads; {_weights_origin(info.get('path', ''))}. "
+                     f"Training pairs: {overlap.sentence()}")
     if skipped:
         lines += ["", "Fusion methods left out (could not be created):", *[f"- {s}" for s in skipped]]
     lines += ["", _table(rows), "", "## Target check", "",

@@ -22,6 +22,7 @@ from ..core.data import open_dataset
 from ..core.detection import create_detector
 from ..core.detection.coco_eval import DEFAULT_RESAMPLES
 from ..core.detection.evaluation import CATEGORIES, EVAL_CONF, EVAL_IOU
+from ..core.detection.provenance import training_overlap
 from ..core.errors import ConfigError
 from ..core.evaluation.feedback_eval import LEANS, Variant, evaluate_feedback, summary_rows
 from ..core.feedback import (
@@ -131,7 +132,10 @@ def run(args: argparse.Namespace) -> int:
     _write_csv(out / "summary.csv", rows)
     _write_csv(out / "per_expression.csv", per_expression)
     images = len({e["image"] for e in expressions})
-    report = _report(rows, args, dataset, len(expressions), images, seconds)
+    overlap = training_overlap(args.detector, {e["image"] for e in expressions}, args.shared_root)
+    if not overlap.held_out:
+        print(overlap.sentence(), file=sys.stderr)
+    report = _report(rows, args, dataset, len(expressions), images, seconds, overlap.sentence())
     (out / "report.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"wrote {out / 'report.md'}, {out / 'summary.csv'}, {out / 'per_expression.csv'}")
@@ -200,7 +204,7 @@ def tables(rows: list[dict]) -> str:
 
 
 def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_images: int,
-            seconds: float) -> str:
+            seconds: float, training: str) -> str:
     return "\n".join([
         "# Referring feedback into fusion: without vs with", "",
         f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()} "
@@ -210,7 +214,8 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         "each (the pipeline is deterministic).",
         f"- Fusion: `{args.method}`; detector `{args.detector}` on the fused frame (referring: road classes, "
         f"scores >= {DEFAULT_MIN_SCORE:g}, second look down to {DEFAULT_SECOND_LOOK_SCORE:g}; detection mAP: "
-        f"confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools).",
+        f"confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools). Training pairs: "
+        f"{training}",
         "- Feedback (pass 2): control map = referred mask of pass 1 dilated by d px, feathered linearly over "
         f"{DEFAULT_FEATHER_PX} px, times the strength s (+ leans to infrared; 'toward visible' rows use -s); "
         "'+text' also feeds the referring text's embedding to the text gate; '+search': when pass 1 found none of "

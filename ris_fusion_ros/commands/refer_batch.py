@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from ..core.data import open_dataset
 from ..core.detection.merge import stream_floor
+from ..core.detection.provenance import training_overlap
 from ..core.feedback import SEARCH_MODES
 from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer
@@ -92,6 +93,9 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
               f"{sum(not p['empty'] for p in searched)} answered" if args.search != "off" else "")
     description = (f"{len(expressions)} expressions on {images} images of {dataset.root}; instances: "
                    f"{source.describe()} (scores >= {min_score:g}{look}){search}; {seconds:.1f} s")
+    if args.instances == "detector":
+        evaluated = {e["image"] for e in expressions}
+        description += ". Training pairs: " + training_overlap(args.detector, evaluated, args.shared_root).sentence()
     return expressions, predictions, description
 
 
