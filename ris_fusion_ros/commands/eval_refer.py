@@ -12,9 +12,12 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..core.data import PairDataset, open_dataset
 from ..core.errors import DataError
 from ..core.evaluation.paired import compare_runs
+from ..core.referring.attribution import image_labels
 from ..core.referring.batch import score, write_scores
 from ..core.referring.expressions import load_expressions
 from .refer_batch import add_source_arguments, predict
@@ -57,24 +60,26 @@ def run(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     sections = [paired_section(args.compare_to, rows) if args.compare_to else ""]
     audit_dirs = [d.strip() for d in (args.label_audit or "").split(",") if d.strip()]
-    if audit_dirs:
-        rows, audit = label_audit(args, dataset, audit_dirs, expressions, predictions, rows)
+    labels, extras = image_labels(dataset, [e["image"] for e in expressions], audit_dirs)
+    if extras is not None:
+        rows, audit = label_audit(args, dataset, audit_dirs, extras, expressions, predictions, rows)
         sections.append(audit)
-    rows, why = error_attribution(dataset, audit_dirs, expressions, predictions, rows, out, args.gallery)
+    rows, why = error_attribution(dataset, labels, extras, expressions, predictions, rows, out, args.gallery)
     sections.append(why)
     print(write_scores(out, rows, summary, header, "\n\n".join(t for t in sections if t)))
     return 0
 
 
-def error_attribution(dataset: PairDataset, audit_dirs: list[str], expressions: list[dict], predictions: list[dict],
-                      rows: list[dict], out: Path, gallery: int) -> tuple[list[dict], str]:
+def error_attribution(dataset: PairDataset, labels: dict[str, np.ndarray], others: dict[str, np.ndarray] | None,
+                      expressions: list[dict], predictions: list[dict], rows: list[dict], out: Path,
+                      gallery: int) -> tuple[list[dict], str]:
     """Rows with ``missed`` / ``extra`` / ``cause``, the markdown of why the wrong answers are wrong, and
-    OUT/errors.jpg with the first ``gallery`` of them; see core/referring/attribution and gallery."""
+    OUT/errors.jpg with the first ``gallery`` of them; see core/referring/attribution and gallery.
+    ``labels`` / ``others``: the labelled boxes and the objects only other annotations name, per pair."""
     from ..core.data import write_image
-    from ..core.referring.attribution import attribution_markdown, attribution_rows, has_candidates, image_labels
+    from ..core.referring.attribution import attribution_markdown, attribution_rows, has_candidates
     from ..core.referring.gallery import error_gallery
 
-    labels, others = image_labels(dataset, [e["image"] for e in expressions], audit_dirs)
     if has_candidates(predictions):
         rows = attribution_rows(rows, predictions, labels, dataset.class_names, others)
         text = attribution_markdown(rows)
@@ -89,15 +94,15 @@ def error_attribution(dataset: PairDataset, audit_dirs: list[str], expressions: 
     return rows, text
 
 
-def label_audit(args: argparse.Namespace, dataset: PairDataset, dirs: list[str], expressions: list[dict],
-                predictions: list[dict], rows: list[dict]) -> tuple[list[dict], str]:
+def label_audit(args: argparse.Namespace, dataset: PairDataset, dirs: list[str], extras: dict[str, np.ndarray],
+                expressions: list[dict], predictions: list[dict], rows: list[dict]) -> tuple[list[dict], str]:
     """Rows with ``ambiguous`` / ``correct_either`` and the audit's markdown (see core/referring/label_audit)."""
     from tqdm import tqdm
 
     from ..core.referring.label_audit import alternative_answers, audit_markdown, audit_rows
 
     progress = None if args.no_progress else (lambda items: tqdm(items, desc="label audit", unit="image"))
-    alternatives = alternative_answers(dataset, expressions, dirs, progress)
+    alternatives = alternative_answers(dataset, expressions, extras, progress)
     rows = audit_rows(rows, predictions, alternatives)
     return rows, audit_markdown(rows, dirs)
 

@@ -12,26 +12,26 @@ expressions and accuracy when either answer counts, next to the strict figure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..data import PairDataset
-from ..data.labels import label_folders, read_label_sets
-from ..detection.merge import SAME_OBJECT_IOU, extra_objects
+from ..detection.merge import SAME_OBJECT_IOU
 from .instances import detections_from_boxes
 from .metrics import box_union_iou
 from .referrer import Referrer
 from .thermal_check import ThermalCheck
 
 
-def alternative_answers(dataset: PairDataset, expressions: Sequence[dict[str, Any]], label_dirs: Sequence[str],
+def alternative_answers(dataset: PairDataset, expressions: Sequence[dict[str, Any]],
+                        extras: Mapping[str, np.ndarray],
                         progress: Callable[[Iterable], Iterable] | None = None) -> list[list[list[float]] | None]:
-    """Per expression: the boxes the referrer selects when the objects of ``label_dirs`` (folders under the
-    data root, e.g. ``labels/ir``) that the ground truth lacks are added as instances, or None when that
-    answer equals the stored one (IoU of the box unions >= 0.5, or both empty)."""
-    folders = label_folders(dataset.root, label_dirs)
+    """Per expression: the boxes the referrer selects when the objects the ground truth lacks (``extras``:
+    per pair id, the boxes only the other annotations name, from
+    :func:`~.attribution.image_labels`) are added as instances, or None when that answer equals the stored
+    one (IoU of the box unions >= 0.5, or both empty)."""
     referrer = Referrer(thermal_check=ThermalCheck(0.0))  # labelled boxes are real objects: no thermal check
     records = {r.pair_id: r for r in dataset.records}
     by_image: dict[str, list[int]] = {}
@@ -39,12 +39,10 @@ def alternative_answers(dataset: PairDataset, expressions: Sequence[dict[str, An
         by_image.setdefault(entry["image"], []).append(index)
     answers: list[list[list[float]] | None] = [None] * len(expressions)
     items = list(by_image.items())
+    items = [(pair_id, indices) for pair_id, indices in items if len(extras.get(pair_id, ()))]
     for pair_id, indices in (progress(items) if progress else items):
-        pair = dataset.load(records[pair_id])
-        width, height = pair.size
-        extra = extra_objects(pair.boxes, read_label_sets(folders, pair_id, width, height))
-        if not len(extra):
-            continue
+        pair = dataset.load(records[pair_id])  # the thermal image: for the thermal expressions
+        extra = extras[pair_id]
         instances = detections_from_boxes(np.vstack([pair.boxes.reshape(-1, 5), extra]), dataset.class_names)
         for index in indices:
             selection = referrer.refer(expressions[index]["text"], instances, pair.size, thermal=pair.ir)
