@@ -235,6 +235,9 @@ def test_low_scored_detections_count_only_when_the_confident_ones_hold_no_match(
     referrer = Referrer(min_score=0.25, second_look_score=0.15)
     person = referrer.refer("the person", detections, SIZE, thermal=thermal)
     assert person.selected == [1] and not person.no_match and "second look" in person.explanation
+    assert person.considered == [0]  # matched against at the operating score: only the confident car
+    cold = Referrer(min_score=0.1).refer("the car", detections, SIZE, thermal=np.full((480, 640), 40, np.uint8))
+    assert cold.considered == [0, 2]  # the person is no warmer than its surroundings: the thermal check drops it
     # the confident car is found in the first look; the unsure person is not added to "everything"
     assert referrer.refer("the car", detections, SIZE, thermal=thermal).selected == [0]
     assert referrer.refer("everything", detections, SIZE, thermal=thermal).selected == [0]

@@ -157,7 +157,6 @@ def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer:
         pair = dataset.load(records[pair_id])
         detections = source(pair, dataset.class_names)
         view_detections = _views_of(source, pair)
-        seen: dict[int, list[int]] = {}  # per detection list (the frame's, a search view's): the instances
         for index in indices:
             text = expressions[index]["text"]
             used, selection = detections, referrer.refer(text, detections, pair.size, thermal=pair.ir)
@@ -167,15 +166,13 @@ def run_batch(dataset: PairDataset, expressions: list[dict[str, Any]], referrer:
                 selection, used = searched
             boxes = [[round(float(v), 2) for v in used[i].box] for i in selection.selected]
             named = referrer.parse(text).named_classes()
-            if id(used) not in seen:
-                seen[id(used)] = referrer.instances(used, pair.ir)
             predictions[index] = {
                 "index": index, "image": pair_id, "text": text, "boxes": boxes,
                 "classes": [used[i].class_name for i in selection.selected],
                 "empty": selection.no_match, "score": round(selection.score, 4),
                 "explanation": selection.explanation, "size": list(pair.size),
                 "instances": len(used), "searched": searched is not None, "named": list(named),
-                "candidates": candidate_rows(used, sorted(set(seen[id(used)]) | set(selection.selected)), named),
+                "candidates": candidate_rows(used, sorted(set(selection.considered) | set(selection.selected)), named),
             }
             if out is not None:
                 write_image(out / "masks" / f"{index}.png", selection.mask)

@@ -81,12 +81,6 @@ class Referrer:
                 self._cache.popitem(last=False)
         return query
 
-    def instances(self, detections: Sequence[Detection], thermal: np.ndarray | None = None) -> list[int]:
-        """Indices of the detections a text is matched against at the operating score (thermally checked,
-        >= ``min_score``; the second look may go lower for a text that matched none of them)."""
-        detections = list(detections)
-        return [i for i in self.thermal_check.keep(detections, thermal) if detections[i].score >= self.min_score]
-
     def refer(self, text: str, detections: Sequence[Detection], image_size: tuple[int, int],
               thermal: np.ndarray | None = None) -> ReferredSelection:
         """The objects ``text`` refers to among ``detections`` and their union mask.
@@ -109,6 +103,7 @@ class Referrer:
             raise DataError("referring text is empty")
         query = self.parse(text)
         checked = self.thermal_check.keep(detections, thermal)
+        considered = [i for i in checked if detections[i].score >= self.min_score]
         outcome = _execute(query, detections, checked, self.min_score, (width, height), thermal)
         second_look, floor = "", self.min_score
         if not outcome.selected and query.category.classes and self.second_look_score is not None:
@@ -127,7 +122,8 @@ class Referrer:
             return ReferredSelection(text=text, mask=np.zeros((height, width), np.uint8), detections=detections,
                                      selected=[], no_match=True, score=0.0,
                                      explanation=f"no match: {outcome.reason} [{query.describe()}]{dropped_note}",
-                                     referring_scores=scores, classes=tuple(query.category.classes))
+                                     referring_scores=scores, classes=tuple(query.category.classes),
+                                     considered=considered)
         det_score = float(np.mean([detections[i].score for i in outcome.selected]))
         score = float(np.clip(outcome.confidence * det_score, 0.0, 1.0))
         for i in outcome.selected:
@@ -140,7 +136,7 @@ class Referrer:
             explanation += f"; not checked: {' '.join(query.unchecked)}"
         return ReferredSelection(text=text, mask=mask, detections=detections, selected=list(outcome.selected),
                                  no_match=False, score=score, explanation=explanation, referring_scores=scores,
-                                 classes=tuple(query.category.classes))
+                                 classes=tuple(query.category.classes), considered=considered)
 
 
 def _execute(query: Query, detections: Sequence[Detection], checked: Sequence[int], floor: float,

@@ -16,7 +16,9 @@ class ReferredSelection:
     ``selected`` indexes ``detections``; ``mask`` is uint8 HxW (255 inside the referred
     objects, 0 elsewhere). ``no_match`` is True (and the mask empty) when the text names
     nothing in the frame — never a guess. ``score`` is the confidence in [0, 1].
-    ``classes``: the detector classes the text asked for (empty: any class).
+    ``classes``: the detector classes the text asked for (empty: any class). ``considered``: the
+    detections the text was matched against at the operating score (thermally checked, >= ``min_score``;
+    a second look may select below it).
     """
 
     text: str
@@ -28,3 +30,4 @@ class ReferredSelection:
     explanation: str = ""
     referring_scores: list[float] = field(default_factory=list)
     classes: tuple[str, ...] = ()
+    considered: list[int] = field(default_factory=list)
