@@ -173,7 +173,7 @@ def test_eval_feedback_end_to_end(shared_root, tmp_path, capsys):
                  "--out", str(out), "--strength", "1.0", "--limit", "2", "--no-progress"]) == 0
     report = capsys.readouterr().out
     assert "plain (no feedback)" in report and "feedback s=1 d=" in report and "mAP50" in report
-    assert "Training pairs: yolov5n-seg: published weights, trained on none of the evaluated pairs" in report
+    assert "Training pairs: yolox-nano-msrs: held out (none of the 1 evaluated pairs" in report
     rows = list(csv.DictReader((out / "summary.csv").open()))
     assert [r["strength"] for r in rows] == ["0.0", "1.0"] and all(r["expressions"] == "2" for r in rows)
     assert float(rows[0]["abs_change_in"]) == 0.0 and float(rows[1]["abs_change_in"]) > 1.0

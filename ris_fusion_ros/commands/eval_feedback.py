@@ -23,6 +23,7 @@ from ..core.detection import create_detector
 from ..core.detection.coco_eval import DEFAULT_RESAMPLES
 from ..core.detection.evaluation import CATEGORIES, EVAL_CONF, EVAL_IOU
 from ..core.detection.provenance import training_overlap
+from ..core.detection.types import DEFAULT_DETECTOR
 from ..core.errors import ConfigError
 from ..core.evaluation.feedback_eval import LEANS, Variant, evaluate_feedback, summary_rows
 from ..core.feedback import (
@@ -62,8 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--toward", default="infrared",
                         help="comma-separated: which source the fed-back region leans to, infrared (default: the "
                              "control's + side) and/or visible (the - side; no search form)")
-    parser.add_argument("--detector", default="yolov5n-seg",
-                        help="yolov5n-seg (default), yolov5n, yolox-nano or an .onnx file")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR,
+                        help=f"{DEFAULT_DETECTOR} (default, the nodes' detector), yolox-nano, yolov5n, yolov5n-seg or "
+                             "an .onnx file")
     parser.add_argument("--method", default="risfusenet",
                         help="fusion method taking a control map: risfusenet (default; thermal-saliency control "
                              "on) or risfusenet-plain")

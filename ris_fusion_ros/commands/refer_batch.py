@@ -16,6 +16,7 @@ from tqdm import tqdm
 from ..core.data import open_dataset
 from ..core.detection.merge import stream_floor
 from ..core.detection.provenance import training_overlap
+from ..core.detection.types import DEFAULT_DETECTOR
 from ..core.feedback import SEARCH_MODES
 from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer
@@ -37,8 +38,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expressions", required=True, help="JSON list of {image, text[, boxes, type]}")
     parser.add_argument("--instances", choices=INSTANCE_SOURCES, default="detector",
                         help="detector (default) or gt: ground-truth boxes of the data set as instances")
-    parser.add_argument("--detector", default="yolov5n-seg",
-                        help="yolov5n-seg (default, instance masks), yolov5n, yolox-nano or an .onnx file")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR,
+                        help=f"{DEFAULT_DETECTOR} (default, the nodes' detector), yolox-nano, yolov5n, yolov5n-seg "
+                             "(instance masks), an .onnx file, or several joined by + (an ensemble)")
     parser.add_argument("--input", choices=INPUTS, default="fused",
                         help="image the detector sees: fused (default), visible or infrared")
     parser.add_argument("--fusion", default="risfusenet",

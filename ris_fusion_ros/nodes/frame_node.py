@@ -15,7 +15,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 
-from ..core.detection.types import OPERATING_SCORE
+from ..core.detection.types import DEFAULT_DETECTOR, OPERATING_SCORE
 from ..core.errors import RisFusionError
 from ..core.fusion import RuntimeOptions
 from ..core.io.image_codec import message_to_array, to_rgb8
@@ -39,7 +39,7 @@ FUSED_INFO_TOPIC = "fused/camera_info"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
 DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("detector", "yolox-nano-msrs", "detector: yolox-nano-msrs (the default: YOLOX-Nano fine-tuned on fused "
+    ParamSpec("detector", DEFAULT_DETECTOR, "detector: yolox-nano-msrs (the default: YOLOX-Nano fine-tuned on fused "
               "MSRS frames, ships with the package, Apache-2.0), yolox-nano (the COCO original, Apache-2.0), yolov5n, "
               "yolov5n-seg (AGPL weights, loaded from the shared folder) or a path to a .onnx file; several joined by "
               "+ run as one ensemble (a.onnx+b.onnx: their boxes fused by weighted box fusion, one run per member)",

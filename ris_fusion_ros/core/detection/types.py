@@ -9,6 +9,9 @@ import numpy as np
 #: The confidence a robot runs a detector at: the nodes' ``min_score``, the referrer's instance floor and the
 #: score at which evaluations count objects found. One value, so an operating point means the same everywhere.
 OPERATING_SCORE = 0.25
+#: The detector the nodes, the replay and the referring commands use unless told otherwise: YOLOX-Nano
+#: fine-tuned on fused MSRS frames, shipped with the package (Apache-2.0).
+DEFAULT_DETECTOR = "yolox-nano-msrs"
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..detection.types import OPERATING_SCORE
+from ..detection.types import DEFAULT_DETECTOR, OPERATING_SCORE
 from ..errors import ConfigError
 from ..io.registration import Registration
 from ..io.sync import SyncConfig
@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "stall_timeout_seconds": 2.0,
     "homography": IDENTITY,
     "calibration_file": "",
-    "detector": "yolox-nano-msrs",
+    "detector": DEFAULT_DETECTOR,
     "imgsz": 0,  # detector letterbox size; 0 = the model's own (ONNX metadata, else 640)
     "min_score": OPERATING_SCORE,
     "second_look_score": 0.15,  # referring: a category text that matched nothing >= min_score looks down to this

@@ -20,7 +20,7 @@ import numpy as np
 from ..data import PairDataset, write_image
 from ..data.datasets import Pair
 from ..detection.merge import merge_streams
-from ..detection.types import Detection
+from ..detection.types import DEFAULT_DETECTOR, Detection
 from ..errors import ConfigError, DataError
 from ..feedback import search_again, search_image, validate_search
 from .attribution import candidate_rows
@@ -49,7 +49,7 @@ class InstanceSource:
     _thermal: OrderedDict[str, list[Detection]] = field(default_factory=OrderedDict, repr=False)
 
     @classmethod
-    def create(cls, kind: str, detector_name: str = "yolov5n-seg", input_kind: str = "fused", runtime: Any = None,
+    def create(cls, kind: str, detector_name: str = DEFAULT_DETECTOR, input_kind: str = "fused", runtime: Any = None,
                shared: str | None = None, conf: float | None = None,
                fusion_method: str = "risfusenet", thermal_stream: bool = False,
                imgsz: int | None = None, search: str = "off") -> InstanceSource:
