@@ -133,11 +133,11 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "summary.csv", rows)
     _write_csv(out / "per_expression.csv", per_expression)
-    images = len({e["image"] for e in expressions})
-    overlap = training_overlap(args.detector, {e["image"] for e in expressions}, args.shared_root)
+    image_ids = {e["image"] for e in expressions}
+    overlap = training_overlap(args.detector, image_ids, args.shared_root)
     if not overlap.held_out:
         print(overlap.sentence(), file=sys.stderr)
-    report = _report(rows, args, dataset, len(expressions), images, seconds, overlap.sentence())
+    report = _report(rows, args, dataset, len(expressions), len(image_ids), seconds, overlap.sentence())
     (out / "report.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"wrote {out / 'report.md'}, {out / 'summary.csv'}, {out / 'per_expression.csv'}")

@@ -88,16 +88,15 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     progress = None if args.no_progress else (lambda items: tqdm(items, desc="refer", unit="image"))
     predictions = run_batch(dataset, expressions, referrer, source, out, progress)
     seconds = time.perf_counter() - start
-    images = len({e["image"] for e in expressions})
+    image_ids = {e["image"] for e in expressions}
     look = f", second look down to {second_look:g}" if second_look is not None else ", no second look"
     searched = [p for p in predictions if p.get("searched")]
     search = (f"; search ({args.search}): {len(searched)} no-matches looked at again, "
               f"{sum(not p['empty'] for p in searched)} answered" if args.search != "off" else "")
-    description = (f"{len(expressions)} expressions on {images} images of {dataset.root}; instances: "
+    description = (f"{len(expressions)} expressions on {len(image_ids)} images of {dataset.root}; instances: "
                    f"{source.describe()} (scores >= {min_score:g}{look}){search}; {seconds:.1f} s")
     if args.instances == "detector":
-        evaluated = {e["image"] for e in expressions}
-        description += ". Training pairs: " + training_overlap(args.detector, evaluated, args.shared_root).sentence()
+        description += ". Training pairs: " + training_overlap(args.detector, image_ids, args.shared_root).sentence()
     return expressions, predictions, description
 
 
