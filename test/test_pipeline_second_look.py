@@ -123,5 +123,33 @@ def test_thermal_stream_adds_the_people_found_on_the_thermal_frame_to_the_referr
     if stream:
         (person,) = [result.selection.detections[i] for i in result.selection.selected]
         assert person.score == pytest.approx(0.35)  # found by one stream only: half its score
-        assert "thermal_detection" in result.timings_ms
+        assert set(result.timings_ms) >= {"detection", "referring"}
     pipeline.close()
+
+
+class _BatchingDetector(_ThermalOnlyPerson):
+    """Records how many images each batched call carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def detect_many(self, images, conf=None):
+        self.batches.append(len(images))
+        return [self.detect(image) for image in images]
+
+
+def test_thermal_stream_detects_the_fused_and_the_thermal_frame_in_one_batch_and_reuses_it():
+    stage = DetectionStage(_BatchingDetector(), 0.25, 0.15, thermal_stream=True)
+    ir = np.full((H, W), 40, np.uint8)
+    fused = np.zeros((H, W, 3), np.uint8)
+    fused[..., 0] = 90
+    published = stage.detect(fused, key=(1, "cam"), thermal=ir)
+    assert [d.class_name for d in published] == ["car"]
+    assert stage.detector.batches == [2] and stage.runs == 2
+    candidates = stage.referring_candidates(fused, ir, key=(1, "cam"))
+    assert sorted(d.class_name for d in candidates) == ["car", "person"]
+    assert stage.detector.batches == [2] and stage.cache_hits == 2  # both slots reused, nothing run again
+    stage.referring_candidates(fused, ir, key=(2, "cam"))  # a new frame: both again, in one batch
+    assert stage.detector.batches == [2, 2]
+    stage.close()

@@ -193,3 +193,43 @@ def test_the_packaged_fine_tuned_yolox_nano_loads_by_name_and_never_saw_the_held
     assert len(trained_on) == 193 and trained_on.isdisjoint(heldout)
     detector = create_detector("yolox-nano-msrs", shared=shared_root)
     assert detector.info()["input_size"].startswith("640x640") and detector.class_names[0] == "person"
+
+
+class _CountingBackend:
+    """Wraps a backend and records the batch size of every run."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.batches = backend, []
+
+    def run(self, inputs):
+        self.batches.append(next(iter(inputs.values())).shape[0])
+        return self.backend.run(inputs)
+
+    def close(self):
+        self.backend.close()
+
+
+def test_detect_many_runs_same_size_frames_as_one_batch_and_finds_what_single_runs_find(shared_root):
+    from ris_fusion_ros.core.data.datasets import open_dataset
+    from ris_fusion_ros.core.detection import create_detector
+
+    detector = create_detector("yolox-nano-msrs", shared=shared_root, conf=0.2)
+    dataset = open_dataset("msrs", shared_root / "data" / "msrs")
+    pair = dataset[dataset.ids.index("00008N")]
+    fused_like, thermal = pair.vis, pair.ir  # a colour and a gray frame of one size: one tensor shape
+    singles = [detector.detect(fused_like), detector.detect(thermal)]
+    detector.backend = _CountingBackend(detector.backend)
+    batched = detector.detect_many([fused_like, thermal])
+    assert detector.backend.batches == [2]
+    assert sum(map(len, singles)) > 0
+    for one, many in zip(singles, batched, strict=True):
+        assert [d.class_name for d in one] == [d.class_name for d in many]
+        np.testing.assert_allclose([d.box for d in one], [d.box for d in many], atol=0.05)
+        np.testing.assert_allclose([d.score for d in one], [d.score for d in many], atol=1e-4)
+    detector.backend.batches.clear()
+    detector.detect_many([fused_like, fused_like[:320, :400], thermal])  # two shapes: two runs
+    assert sorted(detector.backend.batches) == [1, 2]
+    detector.max_batch = 1  # a fixed-batch model or a TensorRT engine: one image per run
+    detector.backend.batches.clear()
+    detector.detect_many([fused_like, thermal])
+    assert detector.backend.batches == [1, 1]

@@ -30,3 +30,10 @@ def add_common_args(parser: argparse.ArgumentParser, top_level: bool) -> None:
     parser.add_argument("--shared-root", default=default(None),
                         help="folder holding data/ and weights/ (default: $RIS_FUSION_SHARED or ../shared)")
     parser.add_argument("--no-progress", action="store_true", default=default(False), help="no progress bars")
+
+
+def add_imgsz_arg(parser: argparse.ArgumentParser) -> None:
+    """``--imgsz``: the detector's letterbox size (None = the model's own)."""
+    parser.add_argument("--imgsz", type=int,
+                        help="detector letterbox size, a multiple of 32 (default: the size the model was trained at, "
+                             "from its ONNX metadata, else 640)")

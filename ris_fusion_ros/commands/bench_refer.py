@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.data import open_dataset
-from ..core.detection.merge import merge_streams, stream_floor
+from ..core.detection.merge import stream_floor
 from ..core.errors import ConfigError
 from ..core.feedback import SEARCH_MODES
 from ..core.fusion import RuntimeOptions
@@ -28,7 +28,7 @@ from ..core.referring.batch import INPUTS, InstanceSource
 from ..core.referring.expressions import load_expressions
 from ..core.referring.referrer import DEFAULT_SECOND_LOOK_SCORE
 from ..core.text import encoder
-from .arguments import add_data_args, add_runtime_args
+from .arguments import add_data_args, add_imgsz_arg, add_runtime_args
 
 DEFAULT_EXPRESSIONS = Path(__file__).resolve().parents[2] / "data" / "expressions" / "heldout.json"
 
@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                            "detector + referring per frame")
     parser.add_argument("--input", choices=INPUTS, default="fused", help="detector input (default fused)")
     parser.add_argument("--detector-runs", type=int, default=20, help="timed detector frames (default 20)")
+    add_imgsz_arg(parser)
     parser.add_argument("--thermal-stream", action="store_true",
                         help="detector + referring includes the detector on the infrared frame and the merge")
     add_runtime_args(parser)
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         # down to the second-look floor (half of it with the thermal stream), as the referring node runs it
         floor = stream_floor(DEFAULT_SECOND_LOOK_SCORE, args.thermal_stream)
         source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root, floor,
-                                       thermal_stream=args.thermal_stream, search=args.search)
+                                       thermal_stream=args.thermal_stream, imgsz=args.imgsz, search=args.search)
         fused = {p.pair_id: source.fusion.fuse(p.ir, p.vis) for p in pairs} if source.fusion else {}
         image_of = {p.pair_id: fused.get(p.pair_id, p.vis if args.input != "infrared"
                                          else np.repeat(p.ir[:, :, None], 3, axis=2)) for p in pairs}
@@ -130,9 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
         def both() -> None:
             p = pairs[next(counter2) % len(pairs)]
-            dets = source.detector.detect(image_of[p.pair_id])
-            if args.thermal_stream:
-                dets = merge_streams(dets, source.detector.detect(p.ir))
+            dets = source.detect(image_of[p.pair_id], p.ir)  # with the thermal stream: both frames in one batch
             text = next(e["text"] for e in expressions if e["image"] == p.pair_id)
             referrer.refer(text, dets, p.size, thermal=p.ir)
 

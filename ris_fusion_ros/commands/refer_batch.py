@@ -29,7 +29,7 @@ from ..core.referring.referrer import (
     validate_scores,
 )
 from ..core.referring.thermal_check import ThermalCheck
-from .arguments import add_data_args, add_runtime_args
+from .arguments import add_data_args, add_imgsz_arg, add_runtime_args
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +53,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thermal-stream", action="store_true",
                         help="also run the detector on the infrared image and merge the people it finds (weighted "
                              "box fusion; one more detector run per image)")
-    parser.add_argument("--imgsz", type=int,
-                        help="detector letterbox size, a multiple of 32 (default: the size the model was trained at, "
-                             "from its ONNX metadata, else 640)")
+    add_imgsz_arg(parser)
     parser.add_argument("--search", choices=SEARCH_MODES, default="off",
                         help="referring search: when a text naming people / cars / bicycles matches nothing, detect "
                              "again on the image fused leaning fully to infrared / visible (fusion: the feedback into "

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .merge import DEFAULT_MERGE_IOU, fuse_by_class
-from .types import Detection
+from .types import Detection, detect_many
 
 SEPARATOR = "+"
 
@@ -57,10 +57,18 @@ class EnsembleDetector:
 
     def detect(self, image: Any, conf: float | None = None) -> list[Detection]:
         """The members' detections of ``image`` fused per class, highest score first, scores >= ``conf``."""
+        return self.detect_many([image], conf)[0]
+
+    def detect_many(self, images: Sequence[Any], conf: float | None = None) -> list[list[Detection]]:
+        """:meth:`detect` for each of ``images``; each member runs them batched (:func:`.types.detect_many`)."""
         floor = self.conf if conf is None else float(conf)
-        streams = [m.detect(image, floor / len(self.members)) for m in self.members]
-        fused = fuse_by_class(streams, {d.class_name for stream in streams for d in stream}, self.iou_threshold)
-        return sorted((d for d in fused if d.score >= floor), key=lambda d: -d.score)
+        per_member = [detect_many(m, images, floor / len(self.members)) for m in self.members]
+        results = []
+        for index in range(len(images)):
+            streams = [member_results[index] for member_results in per_member]
+            fused = fuse_by_class(streams, {d.class_name for stream in streams for d in stream}, self.iou_threshold)
+            results.append(sorted((d for d in fused if d.score >= floor), key=lambda d: -d.score))
+        return results
 
     def fed_size(self, image: Any) -> tuple[int, int]:
         """(height, width) the first member feeds the network for ``image`` (the members' sizes are listed

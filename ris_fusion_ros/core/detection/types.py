@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,3 +45,12 @@ class Detection:
     @property
     def center(self) -> tuple[float, float]:
         return (self.box[0] + self.box[2]) / 2.0, (self.box[1] + self.box[3]) / 2.0
+
+
+def detect_many(detector: Any, images: Sequence[np.ndarray], conf: float | None = None) -> list[list[Detection]]:
+    """``detector`` on each of ``images``: batched when it offers ``detect_many`` (the project's detectors),
+    one ``detect`` call per image otherwise (any object with the plain interface)."""
+    many = getattr(detector, "detect_many", None)
+    if callable(many):
+        return many(images, conf)
+    return [detector.detect(image) if conf is None else detector.detect(image, conf) for image in images]

@@ -141,7 +141,10 @@ class Pipeline:
                              frame.vis, text=self.text.text, timings_ms=timings)
         if self.detection is not None:
             start = time.perf_counter()
-            result.detections = self.detection.detect(frame.fused, key=(pair.rgb_stamp_ns, rgb.frame_id))
+            # the thermal stream's frame joins the fused one in one batched run while a text is referred
+            streamed = frame.ir if self.referring is not None and self.use_thermal and result.text else None
+            result.detections = self.detection.detect(frame.fused, key=(pair.rgb_stamp_ns, rgb.frame_id),
+                                                      thermal=streamed)
             timings["detection"] = (time.perf_counter() - start) * 1e3
             if self.edits is not None:  # the next frame's edit targets (fusion runs before detection)
                 self.edits.set_detections(result.detections, (frame.fused.shape[1], frame.fused.shape[0]))
@@ -150,10 +153,7 @@ class Pipeline:
             height, width = frame.fused.shape[:2]
             thermal = frame.ir if self.use_thermal else None
             candidates = self.detection.referring_candidates(frame.fused, thermal if result.text else None,
-                                                             key=(pair.rgb_stamp_ns, rgb.frame_id))
-            if self.detection.thermal_stream and result.text and thermal is not None:
-                timings["thermal_detection"] = (time.perf_counter() - start) * 1e3
-                start = time.perf_counter()
+                                                             key=(pair.rgb_stamp_ns, rgb.frame_id))  # cached
             result.selection = self.referring.refer(result.text, candidates, (width, height), thermal)
             timings["referring"] = (time.perf_counter() - start) * 1e3
             start, key = time.perf_counter(), (pair.rgb_stamp_ns, rgb.frame_id)

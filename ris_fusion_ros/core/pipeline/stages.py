@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..detection.merge import merge_streams, stream_floor
-from ..detection.types import OPERATING_SCORE, Detection
+from ..detection.types import OPERATING_SCORE, Detection, detect_many
 from ..errors import ConfigError, DataError
 from ..feedback import feedback_control, search_image, validate_search, validate_strength
 from ..fusion import RuntimeOptions, create_method, require_conditioning
@@ -223,25 +223,40 @@ class DetectionStage:
         keys = ("model", "name", "backend", "device", "precision", "input_size")
         return ", ".join(f"{k}={info[k]}" for k in keys if k in info)
 
-    def detect(self, image: np.ndarray, key: Hashable | None = None, candidates: bool = False) -> list[Detection]:
+    def detect(self, image: np.ndarray, key: Hashable | None = None, candidates: bool = False,
+               thermal: np.ndarray | None = None) -> list[Detection]:
         """Detections with score >= min_score (``candidates``: all the detector gave, down to the stream floor;
         the referrer takes :meth:`referring_candidates`); ``key`` (e.g. (stamp_ns, frame_id)) reuses the last
-        result."""
-        detections = self._cached("frame", image, key)
+        result. With the thermal stream on, ``thermal`` (the frame's registered thermal image, given when a
+        text will be referred) is detected in the same batched run, for :meth:`referring_candidates`."""
+        if self.thermal_stream and thermal is not None:
+            detections = self._cached_many({"frame": image, "thermal": thermal}, key)["frame"]
+        else:
+            detections = self._cached("frame", image, key)
         floor = self.stream_score if candidates else self.min_score
         return [d for d in detections if d.score >= floor]
 
     def _cached(self, slot: str, image: np.ndarray, key: Hashable | None) -> list[Detection]:
         """The detector's output on ``image`` down to the stream floor, reused while ``key`` repeats."""
+        return self._cached_many({slot: image}, key)[slot]
+
+    def _cached_many(self, images: Mapping[str, np.ndarray], key: Hashable | None) -> dict[str, list[Detection]]:
+        """:meth:`_cached` for several slots of one frame; the ones not cached run as one batch."""
         with self._lock:
-            last_key, last = self._caches.get(slot, (None, []))
-            if key is not None and key == last_key:
-                self.cache_hits += 1
-                return last
-            detections = [d for d in self.detector.detect(image) if d.score >= self.stream_score]
-            self.runs += 1
-            self._caches[slot] = (key, detections)
-            return detections
+            results: dict[str, list[Detection]] = {}
+            for slot in images:
+                last_key, last = self._caches.get(slot, (None, []))
+                if key is not None and key == last_key:
+                    self.cache_hits += 1
+                    results[slot] = last
+            missing = [slot for slot in images if slot not in results]
+            if missing:
+                outputs = detect_many(self.detector, [images[slot] for slot in missing])
+                self.runs += len(missing)
+                for slot, output in zip(missing, outputs, strict=True):
+                    results[slot] = [d for d in output if d.score >= self.stream_score]
+                    self._caches[slot] = (key, results[slot])
+            return results
 
     def referring_candidates(self, image: np.ndarray, thermal: np.ndarray | None,
                              key: Hashable | None = None, slot: str = "frame") -> list[Detection]:
@@ -249,9 +264,11 @@ class DetectionStage:
         in ``thermal`` (uint8 HxW, registered to ``image``) when the thermal stream is on and ``thermal`` is
         given; then cut at the candidate floor. ``slot`` keeps another image of the same frame (a search
         view) from replacing the fused frame's cached detections."""
-        candidates = self._cached(slot, image, key)  # already down to the stream floor
         if self.thermal_stream and thermal is not None:  # the detector takes a gray frame as it is
-            candidates = merge_streams(candidates, self._cached("thermal", thermal, key))
+            found = self._cached_many({slot: image, "thermal": thermal}, key)  # down to the stream floor
+            candidates = merge_streams(found[slot], found["thermal"])
+        else:
+            candidates = self._cached(slot, image, key)
         return [d for d in candidates if d.score >= self.candidate_score]
 
     def close(self) -> None:

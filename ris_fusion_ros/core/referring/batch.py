@@ -20,7 +20,7 @@ import numpy as np
 from ..data import PairDataset, write_image
 from ..data.datasets import Pair
 from ..detection.merge import merge_streams
-from ..detection.types import DEFAULT_DETECTOR, Detection
+from ..detection.types import DEFAULT_DETECTOR, Detection, detect_many
 from ..errors import ConfigError, DataError
 from ..feedback import search_again, search_image, validate_search
 from .attribution import candidate_rows
@@ -109,17 +109,18 @@ class InstanceSource:
     def detect(self, image: np.ndarray, ir: np.ndarray, key: str | None = None) -> list[Detection]:
         """The detector on ``image``, with the thermal stream's people merged in when it is on; ``key`` (the
         pair id) reuses the thermal stream's detections of that pair, as the pipeline does within a frame."""
-        detections = self.detector.detect(image)
-        if self.thermal_stream:
-            thermal = self._thermal.get(key) if key is not None else None
-            if thermal is None:
-                thermal = self.detector.detect(ir)  # the detector takes gray as is
-                if key is not None:
-                    self._thermal[key] = thermal
-                    while len(self._thermal) > THERMAL_CACHE:
-                        self._thermal.popitem(last=False)
-            detections = merge_streams(detections, thermal)
-        return detections
+        if not self.thermal_stream:
+            return self.detector.detect(image)
+        thermal = self._thermal.get(key) if key is not None else None
+        if thermal is not None:
+            detections = self.detector.detect(image)
+        else:  # both frames in one batched run; the detector takes gray as is
+            detections, thermal = detect_many(self.detector, [image, ir])
+            if key is not None:
+                self._thermal[key] = thermal
+                while len(self._thermal) > THERMAL_CACHE:
+                    self._thermal.popitem(last=False)
+        return merge_streams(detections, thermal)
 
     def search_detections(self, pair: Pair, lean: float) -> list[Detection]:
         """The detections of the search view of ``pair`` (:func:`~ris_fusion_ros.core.feedback.search_image`)."""
