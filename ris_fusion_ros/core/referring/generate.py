@@ -4,6 +4,10 @@
   False), ground truth computed from the boxes; the lexicon and thresholds were built on these.
 * ``heldout.json``: the hand-written ``heldout_handwritten.txt`` (validation images only, written
   before the parser) with boxes filled in from ``labels/fusion``.
+* ``train_absent.json``: road-class no-matches on the training images ("the car" where no annotation of
+  the image, ``labels/fusion``, ``labels/ir`` or ``labels/vi``, names a car). The template file's
+  no-matches are mostly classes the detectors do not have ("the dog"); these test whether a false
+  detection of a class the detector has turns into an answer, as the hand-written held-out ones do.
 * ``train_nouns.json``: nouns outside the lexicon for choosing the encoder's threshold (paraphrases
   of the three classes, and things that are none of them). None of them is in the held-out set.
 
@@ -20,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..data import open_dataset
+from ..data.labels import label_folders, read_label_sets
 from .expressions import is_validation_image, read_handwritten, write_expressions
 
 SYNONYMS = {
@@ -38,6 +43,7 @@ TRAIN_NOUNS = {
              "statue", "flag", "shadow", "door", "bridge", "grass", "roof", "curb", "sidewalk", "billboard",
              "tunnel", "lantern", "hedge", "balcony", "moon", "rock", "bush", "trash can", "chimney", "river"],
 }
+OTHER_LABELS = ("labels/ir", "labels/vi")  # MSRS's other two annotations of each image
 ORDINAL_WORDS = ["first", "second", "third", "fourth", "fifth"]
 NUMBER_WORDS = ["one", "two", "three", "four", "five"]
 
@@ -141,6 +147,28 @@ def generate_training(dataset, rng: random.Random, per_image: int = 8) -> list[d
     return out
 
 
+def generate_absent_road(dataset, other_labels: tuple[str, ...] = OTHER_LABELS) -> list[dict[str, Any]]:
+    """One "the <noun>" per training image and road class that none of its annotations names; the noun
+    cycles through the class's singular synonyms."""
+    names = dataset.class_names
+    folders = label_folders(dataset.root, other_labels)
+    turn = dict.fromkeys(SYNONYMS, 0)
+    out: list[dict[str, Any]] = []
+    for record in dataset.records:
+        if is_validation_image(record.pair_id):
+            continue
+        pair = dataset.load(record)
+        every = [pair.boxes, *read_label_sets(folders, record.pair_id, *pair.size)]
+        named = {names[int(c)] for boxes in every for c in boxes.reshape(-1, 5)[:, 0]}
+        for name, (singular, _) in SYNONYMS.items():
+            if name in named:
+                continue
+            out.append({"image": pair.pair_id, "text": f"the {singular[turn[name] % len(singular)]}",
+                        "type": "no_match", "boxes": [], "targets": [], "classes": []})
+            turn[name] += 1
+    return out
+
+
 def _gap(a, b) -> float:
     dx = max(0.0, max(a[0], b[0]) - min(a[2], b[2]))
     dy = max(0.0, max(a[1], b[1]) - min(a[3], b[3]))
@@ -174,10 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     write_expressions(out / "train.json", train)
     heldout = heldout_from_handwritten(dataset, out / "heldout_handwritten.txt")
     write_expressions(out / "heldout.json", heldout)
+    absent = generate_absent_road(dataset)
+    write_expressions(out / "train_absent.json", absent)
     nouns = [{"noun": n, "class": c} for c, words in TRAIN_NOUNS.items() for n in words]
     write_expressions(out / "train_nouns.json", nouns)
     print(f"train.json: {len(train)} expressions on {len({e['image'] for e in train})} training images; "
           f"heldout.json: {len(heldout)} on {len({e['image'] for e in heldout})} validation images; "
+          f"train_absent.json: {len(absent)} road-class no-matches; "
           f"train_nouns.json: {len(nouns)} nouns")
     return 0
 
