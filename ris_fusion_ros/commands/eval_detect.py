@@ -115,11 +115,12 @@ def run(args: argparse.Namespace) -> int:
     sources, skipped = _inputs(inputs, fused_from, runtime, args.skip_unrunnable)
     models = [create_detector(name, runtime, shared=args.shared_root, conf=args.conf, iou=args.iou)
               for name in detectors]
-    evaluated = [r.pair_id for r in (dataset.records[:args.limit] if args.limit else dataset.records)]
+    records = dataset.records[:args.limit] if args.limit else dataset.records
+    evaluated = [r.pair_id for r in records]
     overlaps = [training_overlap(name, evaluated, args.shared_root) for name in detectors]
     progress = _progress(args.no_progress, f"eval detect ({len(sources)} inputs x {len(models)} detectors)")
     start = time.perf_counter()
-    rows = evaluate_inputs(dataset, sources, models, limit=args.limit, progress=progress)
+    rows = evaluate_inputs(dataset, sources, models, records=records, progress=progress)
     intervals = map50_intervals(rows, resamples=args.bootstrap) if args.bootstrap else {}
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)

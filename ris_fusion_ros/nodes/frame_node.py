@@ -39,10 +39,11 @@ FUSED_INFO_TOPIC = "fused/camera_info"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
 DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("detector", DEFAULT_DETECTOR, "detector: yolox-nano-msrs (the default: YOLOX-Nano fine-tuned on fused "
-              "MSRS frames, ships with the package, Apache-2.0), yolox-nano (the COCO original, Apache-2.0), yolov5n, "
-              "yolov5n-seg (AGPL weights, loaded from the shared folder) or a path to a .onnx file; several joined by "
-              "+ run as one ensemble (a.onnx+b.onnx: their boxes fused by weighted box fusion, one run per member)",
+    ParamSpec("detector", DEFAULT_DETECTOR, f"detector: {DEFAULT_DETECTOR} (the default: YOLOX-Nano fine-tuned on "
+              "fused MSRS frames, ships with the package, Apache-2.0), yolox-nano (the COCO original, Apache-2.0), "
+              "yolov5n, yolov5n-seg (AGPL weights, loaded from the shared folder) or a path to a .onnx file; several "
+              "joined by + run as one ensemble (a.onnx+b.onnx: their boxes fused by weighted box fusion, one run "
+              "per member)",
               read_only=True),
     ParamSpec("backend", "onnxruntime", "inference backend of the detector", read_only=True,
               constraints="onnxruntime, torch or tensorrt"),

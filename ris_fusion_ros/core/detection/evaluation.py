@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.datasets import Pair, PairDataset
+from ..data.datasets import Pair, PairDataset, PairRecord
 from ..data.images import read_visible
 from ..errors import ConfigError, DataError
 from ..evaluation.paired import compare
@@ -104,16 +104,17 @@ class DetectionRow:
 
 
 def evaluate_inputs(dataset: PairDataset, inputs: Sequence[InputSource], detectors: Sequence[Detector], *,
-                    limit: int | None = None, categories: Sequence[str] = CATEGORIES,
+                    records: Sequence[PairRecord] | None = None, categories: Sequence[str] = CATEGORIES,
                     progress: Callable[[Sequence], Sequence] = lambda items: items) -> list[DetectionRow]:
-    """Run every detector on every input of every pair; COCO-evaluate each combination."""
+    """Run every detector on every input of every pair (``records``: a part of ``dataset``, default all of
+    it); COCO-evaluate each combination."""
     names = dataset.class_names
     missing = [c for c in categories if c not in names]
     if missing:
         raise ConfigError(f"data set {dataset.root} has no label class {missing} (classes: {names})")
     accs = {(i.name, d.name): CocoAccumulator(list(categories)) for i in inputs for d in detectors}
     found: dict[tuple[str, str], list[bool]] = {key: [] for key in accs}
-    records = dataset.records[:limit] if limit else dataset.records
+    records = dataset.records if records is None else records
     if not records:
         raise ConfigError("no pairs to evaluate")
     for image_id, record in enumerate(progress(records), start=1):
