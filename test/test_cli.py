@@ -151,3 +151,15 @@ def test_benchmark_config_names_every_peer_three_datasets_and_clean_splits():
     assert settings["splits"] == {"msrs": "dev", "tno": None, "roadscene": "cddfuse_test50"}
     assert set(settings["methods"]) == set(available_methods())
     assert settings["postprocessing"] == "rgb-minmax" and settings["speed_runs"] > 0
+
+
+def test_bench_live_passes_node_parameters_as_ros_arguments_and_names_a_malformed_one():
+    from ris_fusion_ros.commands.bench_live import ros_params
+    from ris_fusion_ros.core.errors import ConfigError
+
+    assert ros_params(["detection_node:threads:=1", "detector:=yolox-nano"]) == [
+        "-p", "detection_node:threads:=1", "-p", "detector:=yolox-nano"]
+    assert ros_params([]) == []
+    for bad in ("threads=1", ":=3"):
+        with pytest.raises(ConfigError, match="--param takes"):
+            ros_params([bad])

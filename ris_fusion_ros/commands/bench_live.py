@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.data.datasets import open_dataset
+from ..core.errors import ConfigError
 from .arguments import add_data_args
 
 
@@ -22,20 +23,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=30.0, help="input rate in Hz (default 30)")
     parser.add_argument("--pairs", type=int, default=8, help="distinct MSRS pairs cycled (default 8)")
     parser.add_argument("--fusion-method", default="risfusenet")
+    parser.add_argument("--param", action="append", default=[], metavar="[NODE:]NAME:=VALUE",
+                        help="a node parameter for the measured nodes, as after `--ros-args -p` (repeatable; e.g. "
+                             "detection_node:threads:=1, detector:=yolox-nano)")
     parser.add_argument("--out", help="write results.json here")
+
+
+def ros_params(items: list[str]) -> list[str]:
+    """``--param`` values as ROS arguments (``-p NAME:=VALUE`` each); ConfigError for one without ``:=``."""
+    args: list[str] = []
+    for item in items:
+        if ":=" not in item or not item.split(":=", 1)[0].strip():
+            raise ConfigError(f"--param takes [NODE:]NAME:=VALUE, got {item!r}")
+        args += ["-p", item]
+    return args
 
 
 def run(args: argparse.Namespace) -> int:
     from ..nodes.bench_live import run_live
 
+    ros_args = ros_params(args.param)
     dataset = open_dataset(args.dataset, args.data_root, args.split, getattr(args, "shared_root", None))
     pairs = [(p.ir, p.vis) for p in (dataset[i] for i in range(min(args.pairs, len(dataset))))]
     size = f"{pairs[0][1].shape[1]}x{pairs[0][1].shape[0]}"
     print(f"input: {len(pairs)} {args.dataset} pairs ({size}) cycled at {args.rate} Hz; machine "
-          f"{platform.machine()}, {os.cpu_count()} CPUs; nodes in a separate process")
+          f"{platform.machine()}, {os.cpu_count()} CPUs; nodes in a separate process"
+          + (f"; parameters {' '.join(args.param)}" if args.param else ""))
     results = []
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
-        result = run_live(pairs, mode, args.seconds, args.warmup, args.rate, args.fusion_method)
+        result = run_live(pairs, mode, args.seconds, args.warmup, args.rate, args.fusion_method,
+                          extra_ros_args=ros_args)
         results.append(result.__dict__)
         print(f"\n[{mode}] {result.published_pairs} pairs published in {args.seconds:.0f} s; "
               f"node exit {result.exit_code}; {result.transport}")
