@@ -36,6 +36,7 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability
 def test_all_in_one_process_with_real_models(shared_root):
     from ris_fusion_ros.core.data.datasets import open_dataset
     from ris_fusion_ros.core.detection import create_detector
+    from ris_fusion_ros.core.referring.operating_point import detector_operating_point
 
     dataset = open_dataset("msrs", shared=shared_root)
     pairs = [dataset[i] for i in range(3)]
@@ -113,7 +114,8 @@ def test_all_in_one_process_with_real_models(shared_root):
     det = next(d for d in got["det"] if d.header.stamp.sec * 10**9 + d.header.stamp.nanosec in fused)
     frame = fused[det.header.stamp.sec * 10**9 + det.header.stamp.nanosec]
     assert frame.header.frame_id == det.header.frame_id == "rgb_optical" and (frame.width, frame.height) == (640, 480)
-    expected = create_detector("yolox-nano-msrs").detect(message_to_array(frame))
+    published_from = detector_operating_point("yolox-nano-msrs").min_score  # the nodes' default: its operating point
+    expected = create_detector("yolox-nano-msrs", conf=published_from).detect(message_to_array(frame))
     assert len(det.detections) == len(expected) >= 1
     for d, e in zip(det.detections, expected, strict=True):
         assert d.results[0].hypothesis.class_id == e.class_name

@@ -414,3 +414,21 @@ def test_referring_search_rejects_an_unknown_mode_at_configure(ctx):
         assert "search must be one of off, fusion, source" in node.last_error
     finally:
         graph.close()
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ([], (0.35, None, True)),  # the defaults: the default detector's operating point
+    ([Parameter("thermal_stream", value=False), Parameter("min_score", value=0.4)], (0.4, None, False)),  # a bool
+    ([Parameter("thermal_stream", value="on"), Parameter("detector", value="yolox-nano")], (0.25, 0.15, True)),
+])
+def test_operating_point_parameters_take_auto_explicit_scores_and_a_bool_or_word_thermal_stream(ctx, overrides,
+                                                                                                expected):
+    from ris_fusion_ros.core.pipeline.config import operating_point_config
+    from ris_fusion_ros.nodes.common import parameter_values
+
+    node = ReferringNode(context=ctx, namespace=f"/t{uuid.uuid4().hex[:8]}", parameter_overrides=overrides)
+    try:
+        point = operating_point_config(parameter_values(node, node.PARAMS))
+        assert (point.min_score, point.second_look_score, point.thermal_stream) == expected
+    finally:
+        node.destroy_node()

@@ -58,7 +58,7 @@ def _frame(pipeline: Pipeline) -> object:
 
 @pytest.mark.parametrize(("second_look", "found"), [(0.15, True), (0.25, False)])
 def test_pipeline_refers_an_unsure_person_only_with_the_second_look(second_look, found):
-    values = merged({"fusion_method": "max", "second_look_score": second_look})
+    values = merged({"fusion_method": "max", "min_score": 0.25, "second_look_score": second_look})
     pipeline = Pipeline(FusionStage.from_values(values), ApproximateTimeSync(sync_config(values)),
                         DetectionStage(_ScoredDetector(), values["min_score"], values["second_look_score"]),
                         ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
@@ -97,7 +97,7 @@ class _ThermalOnlyPerson:
 
 @pytest.mark.parametrize("stream", [True, False])
 def test_thermal_stream_adds_the_people_found_on_the_thermal_frame_to_the_referring_instances(stream):
-    values = merged({"fusion_method": "max", "thermal_stream": stream})
+    values = merged({"fusion_method": "max", "min_score": 0.25, "second_look_score": 0.15, "thermal_stream": stream})
     detector = _ThermalOnlyPerson()
     stage = DetectionStage(detector, values["min_score"], values["second_look_score"], values["thermal_stream"])
     assert stage.stream_score == pytest.approx(0.075 if stream else 0.15)

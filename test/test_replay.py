@@ -16,6 +16,7 @@ from ris_fusion_ros.core.pipeline.bag_maker import BagPlan, make_bag, read_manif
 from ris_fusion_ros.core.pipeline.config import sync_config
 from ris_fusion_ros.core.pipeline.replay import Replayer
 from ris_fusion_ros.core.pipeline.report import build_summary, write_report
+from ris_fusion_ros.core.referring.operating_point import GENERIC
 
 from conftest import HotBoxDetector
 
@@ -109,7 +110,7 @@ def test_referred_markers_show_the_selection_s_own_instances(tmp_path):
     plan = BagPlan(frames=30, seed=1, texts=[(0.1, "the person")])
     make_bag(synthetic_pairs(), 3, tmp_path / "in", plan)
     v = merged({"fusion_method": "max", "thermal_offset_seconds": -0.12})
-    detection = DetectionStage(HotBoxDetector(score=0.2), candidate_score=v["second_look_score"])
+    detection = DetectionStage(HotBoxDetector(score=0.2), candidate_score=GENERIC.second_look_score)  # 0.15
     pipeline = Pipeline(FusionStage.from_values(v), ApproximateTimeSync(sync_config(v)), detection,
                         ReferringStage.create())
     stats = Replayer(pipeline, tmp_path / "in", tmp_path / "out").run()

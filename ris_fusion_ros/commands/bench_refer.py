@@ -26,7 +26,8 @@ from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer
 from ..core.referring.batch import INPUTS, InstanceSource
 from ..core.referring.expressions import load_expressions
-from ..core.referring.referrer import DEFAULT_SECOND_LOOK_SCORE
+from ..core.referring.operating_point import resolve_operating_point
+from ..core.referring.referrer import candidate_floor
 from ..core.text import encoder
 from .arguments import add_data_args, add_imgsz_arg, add_runtime_args
 
@@ -43,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", choices=INPUTS, default="fused", help="detector input (default fused)")
     parser.add_argument("--detector-runs", type=int, default=20, help="timed detector frames (default 20)")
     add_imgsz_arg(parser)
-    parser.add_argument("--thermal-stream", action="store_true",
-                        help="detector + referring includes the detector on the infrared frame and the merge")
+    parser.add_argument("--thermal-stream", action=argparse.BooleanOptionalAction,
+                        help="detector + referring includes the detector on the infrared frame and the merge "
+                             "(default: the detector's operating point: yolox-nano-msrs on, other detectors off)")
     add_runtime_args(parser)
     parser.add_argument("--search", choices=SEARCH_MODES, default="off",
                         help="also time the referring search of a no-match (fusion: the frame fused again leaning to "
@@ -110,8 +112,11 @@ def run(args: argparse.Namespace) -> int:
             f"| refer one frame, cached text, GT instances (mean {n_det:.1f}/frame), incl. mask | {_stats(refer)} |"]
     if args.detector:
         runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
-        # down to the second-look floor (half of it with the thermal stream), as the referring node runs it
-        floor = stream_floor(DEFAULT_SECOND_LOOK_SCORE, args.thermal_stream)
+        # the detector's operating point, down to its candidate floor, as the referring node runs it
+        point = resolve_operating_point(args.detector, thermal_stream=args.thermal_stream
+                                        if args.thermal_stream is not None or args.input != "infrared" else False)
+        args.thermal_stream = point.thermal_stream
+        floor = stream_floor(candidate_floor(point.min_score, point.second_look_score), point.thermal_stream)
         source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root, floor,
                                        thermal_stream=args.thermal_stream, imgsz=args.imgsz, search=args.search)
         fused = {p.pair_id: source.fusion.fuse(p.ir, p.vis) for p in pairs} if source.fusion else {}

@@ -22,11 +22,11 @@ from ..core.fusion import RuntimeOptions
 from ..core.referring import Referrer
 from ..core.referring.batch import INPUTS, INSTANCE_SOURCES, InstanceSource, run_batch
 from ..core.referring.expressions import load_expressions
+from ..core.referring.operating_point import AUTO_SCORE, OperatingPoint, resolve_operating_point
 from ..core.referring.referrer import (
     DEFAULT_MIN_SCORE,
     DEFAULT_SECOND_LOOK_SCORE,
     candidate_floor,
-    validate_scores,
 )
 from ..core.referring.thermal_check import ThermalCheck
 from .arguments import add_data_args, add_imgsz_arg, add_runtime_args
@@ -45,14 +45,17 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image the detector sees: fused (default), visible or infrared")
     parser.add_argument("--fusion", default="risfusenet",
                         help="fusion method of the fused input (default risfusenet; e.g. risfusenet-plain)")
-    parser.add_argument("--conf", type=float, default=DEFAULT_MIN_SCORE,
-                        help=f"detections >= this confidence are the instances (default {DEFAULT_MIN_SCORE})")
-    parser.add_argument("--second-look", type=float, default=DEFAULT_SECOND_LOOK_SCORE,
+    parser.add_argument("--conf", type=float,
+                        help="detections >= this confidence are the instances (default: the detector's operating "
+                             f"point: yolox-nano-msrs 0.35, other detectors {DEFAULT_MIN_SCORE})")
+    parser.add_argument("--second-look", type=float,
                         help="a text naming a category that matched nothing is matched again down to this confidence "
-                             f"(default {DEFAULT_SECOND_LOOK_SCORE}; >= --conf turns it off)")
-    parser.add_argument("--thermal-stream", action="store_true",
+                             "(>= --conf turns it off; default: the detector's operating point: yolox-nano-msrs off, "
+                             f"other detectors {DEFAULT_SECOND_LOOK_SCORE})")
+    parser.add_argument("--thermal-stream", action=argparse.BooleanOptionalAction,
                         help="also run the detector on the infrared image and merge the people it finds (weighted "
-                             "box fusion; one more detector run per image)")
+                             "box fusion; both frames in one batched run; default: the detector's operating point: "
+                             "yolox-nano-msrs on, other detectors off)")
     add_imgsz_arg(parser)
     parser.add_argument("--search", choices=SEARCH_MODES, default="off",
                         help="referring search: when a text naming people / cars / bicycles matches nothing, detect "
@@ -68,6 +71,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (predictions.json, masks/)")
 
 
+def command_operating_point(args: argparse.Namespace) -> OperatingPoint:
+    """--conf / --second-look / --thermal-stream, each defaulting to the detector's operating point; with
+    ground-truth instances or infrared input the thermal stream does not apply (off unless asked for)."""
+    applies = args.instances == "detector" and args.input != "infrared"
+    stream = args.thermal_stream if args.thermal_stream is not None or applies else False
+    return resolve_operating_point(args.detector if args.instances == "detector" else "", args.conf,
+                                   AUTO_SCORE if args.second_look is None else args.second_look, stream)
+
+
 def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], list[dict], str]:
     """Expressions, aligned predictions and a one-line description of the run."""
     expressions = load_expressions(args.expressions)
@@ -75,10 +87,11 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
         expressions = expressions[:args.limit]
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
-    min_score, second_look = validate_scores(args.conf, args.second_look)
-    floor = stream_floor(candidate_floor(min_score, second_look), args.thermal_stream)
+    point = command_operating_point(args)
+    min_score, second_look = point.min_score, point.second_look_score
+    floor = stream_floor(candidate_floor(min_score, second_look), point.thermal_stream)
     source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, floor,
-                                   args.fusion, args.thermal_stream, args.imgsz, args.search)
+                                   args.fusion, point.thermal_stream, args.imgsz, args.search)
     # ground-truth instances are real objects by definition: the thermal check is for detections only
     referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None, min_score=min_score,
                         second_look_score=second_look)

@@ -37,7 +37,8 @@ class ParamSpec:
     """One ROS parameter: name, default (its type sets the parameter type), description, range.
 
     ``minimum``/``maximum`` become an IntegerRange or FloatingPointRange (both needed for a range);
-    ``read_only`` marks values that only make sense with a reconfigure (set them by override or YAML).
+    ``read_only`` marks values that only make sense with a reconfigure (set them by override or YAML);
+    ``dynamic`` lets the parameter take values of another type than its default's.
     """
 
     name: str
@@ -47,6 +48,7 @@ class ParamSpec:
     maximum: float | int | None = None
     read_only: bool = False
     constraints: str = ""
+    dynamic: bool = False  # any value type is accepted (e.g. "auto" or a bool); the node parses it
 
     def descriptor(self) -> ParameterDescriptor:
         desc = ParameterDescriptor(
@@ -54,6 +56,7 @@ class ParamSpec:
             description=self.description,
             read_only=self.read_only,
             additional_constraints=self.constraints,
+            dynamic_typing=self.dynamic,
         )
         if self.minimum is not None and self.maximum is not None:
             if isinstance(self.default, bool):

@@ -15,12 +15,14 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 
-from ..core.detection.types import DEFAULT_DETECTOR, OPERATING_SCORE
+from ..core.detection.types import DEFAULT_DETECTOR
 from ..core.errors import RisFusionError
 from ..core.fusion import RuntimeOptions
 from ..core.io.image_codec import message_to_array, to_rgb8
 from ..core.io.sync import header_stamp_ns
+from ..core.pipeline.config import operating_point_config
 from ..core.pipeline.stages import RGB_ENCODINGS, DetectionStage, StageError
+from ..core.referring.operating_point import AUTO, AUTO_SCORE
 from .common import (
     LatencyTracker,
     ParamSpec,
@@ -52,13 +54,17 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("imgsz", 0, "detector letterbox size, a multiple of 32 (larger finds smaller objects, costs more); 0 = "
               "the model's own: the size in its ONNX metadata, else 640; fixed-size models keep theirs", 0, 4096,
               read_only=True),
-    ParamSpec("min_score", OPERATING_SCORE, "detections below this confidence are dropped", 0.0, 1.0, read_only=True),
-    ParamSpec("second_look_score", 0.15, "referring: a text naming a category that matched none of the detections "
-              ">= min_score is matched again down to this confidence (published detections stay >= min_score); "
-              ">= min_score = off", 0.0, 1.0, read_only=True),
-    ParamSpec("thermal_stream", False, "referring: also run the detector on fused/thermal and merge the people it "
-              "finds into the referring instances (weighted box fusion); one more detector run per frame while a "
-              "text is active; needs use_thermal", read_only=True),
+    ParamSpec("min_score", AUTO_SCORE, "detections below this confidence are dropped (published and referred); -1 = "
+              "the detector's operating point (yolox-nano-msrs: 0.35, chosen out of fold; other detectors: 0.25)",
+              AUTO_SCORE, 1.0, read_only=True),
+    ParamSpec("second_look_score", AUTO_SCORE, "referring: a text naming a category that matched none of the "
+              "detections >= min_score is matched again down to this confidence (published detections stay >= "
+              "min_score); >= min_score = off; -1 = the detector's operating point (yolox-nano-msrs: off; other "
+              "detectors: 0.15)", AUTO_SCORE, 1.0, read_only=True),
+    ParamSpec("thermal_stream", AUTO, "referring: also run the detector on fused/thermal and merge the people it "
+              "finds into the referring instances (weighted box fusion; both frames in one batched run) while a text "
+              "is active; needs use_thermal; auto = the detector's operating point (yolox-nano-msrs: on; other "
+              "detectors: off), or on / off (true / false)", read_only=True, dynamic=True),
 )
 COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("publish_overlay", True, "publish the overlay image (costs a copy and drawing per frame)"),
@@ -72,8 +78,9 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
 
 def create_detection(values: dict[str, Any]) -> DetectionStage:
     runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
-    return DetectionStage.create(values["detector"], runtime, values["min_score"], values["second_look_score"],
-                                 bool(values["thermal_stream"]), values["imgsz"])
+    point = operating_point_config(values)
+    return DetectionStage.create(values["detector"], runtime, point.min_score, point.second_look_score,
+                                 point.thermal_stream, values["imgsz"])
 
 
 class SharedDetection:

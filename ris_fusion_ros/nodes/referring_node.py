@@ -44,6 +44,7 @@ from ..core.feedback import search_again, search_image, validate_search
 from ..core.fusion import RuntimeOptions, create_method, require_conditioning
 from ..core.io.image_codec import array_to_image_fields, message_to_array, to_rgb8
 from ..core.io.sync import header_stamp_ns
+from ..core.pipeline.config import operating_point_config
 from ..core.pipeline.overlay import draw_referring
 from ..core.pipeline.stages import ReferringStage, selected_instances
 from ..core.pipeline.text import DEFAULT_MAX_TEXT_LENGTH, ActiveText, TextUpdate
@@ -183,8 +184,9 @@ class ReferringNode(FrameStageNode):
     # ----------------------------------------------------------------- stage hooks
     def _load(self, values: dict[str, Any]) -> None:
         self.detection = self.load_detection(values)
-        self.referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
-                                               values["second_look_score"])
+        point = operating_point_config(values)
+        self.referring = ReferringStage.create(values["person_min_thermal_contrast"], point.min_score,
+                                               point.second_look_score)
         self._search_fusion = None
         self._search_mode = validate_search(values["search"])
         if self._search_mode == "fusion":

@@ -13,11 +13,12 @@ from typing import Any
 
 import yaml
 
-from ..detection.types import DEFAULT_DETECTOR, OPERATING_SCORE
+from ..detection.types import DEFAULT_DETECTOR
 from ..errors import ConfigError
 from ..io.registration import Registration
 from ..io.sync import SyncConfig
 from ..io.thermal import ThermalNormalization
+from ..referring.operating_point import AUTO, AUTO_SCORE, OperatingPoint, resolve_operating_point
 
 IDENTITY = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
 
@@ -41,9 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "calibration_file": "",
     "detector": DEFAULT_DETECTOR,
     "imgsz": 0,  # detector letterbox size; 0 = the model's own (ONNX metadata, else 640)
-    "min_score": OPERATING_SCORE,
-    "second_look_score": 0.15,  # referring: a category text that matched nothing >= min_score looks down to this
-    "thermal_stream": False,  # referring: also detect people on the thermal frame and merge them (one more run)
+    # -1 / "auto": the detector's operating point (core/referring/operating_point.py; yolox-nano-msrs: 0.35, no
+    # second look, thermal stream on; other detectors: 0.25, second look 0.15, thermal stream off)
+    "min_score": AUTO_SCORE,  # detections below are dropped (published and referred)
+    "second_look_score": AUTO_SCORE,  # referring: a category text that matched nothing >= min_score looks down to this
+    "thermal_stream": AUTO,  # referring: also detect people on the thermal frame and merge them (one more run)
     "max_text_length": 1024,
     "default_text": "",
     "use_thermal": True,
@@ -62,6 +65,12 @@ def thermal_config(values: Mapping[str, Any]) -> ThermalNormalization:
         low_percentile=values["thermal_low_percentile"], high_percentile=values["thermal_high_percentile"],
         smoothing=values["thermal_smoothing"],
     ).validate()
+
+
+def operating_point_config(values: Mapping[str, Any]) -> OperatingPoint:
+    """The detection / referring scores and thermal stream from the parameter values ("auto": the detector's)."""
+    return resolve_operating_point(values["detector"], values["min_score"], values["second_look_score"],
+                                   values["thermal_stream"])
 
 
 def sync_config(values: Mapping[str, Any]) -> SyncConfig:

@@ -21,7 +21,7 @@ from ..feedback import search_again
 from ..fusion import RuntimeOptions
 from ..io.sync import ApproximateTimeSync, SyncedPair, SyncStats
 from ..referring.types import ReferredSelection
-from .config import merged, sync_config
+from .config import merged, operating_point_config, sync_config
 from .edit import EditStage, EditUpdate
 from .stages import DecodedImage, DetectionStage, FusionStage, ReferringStage, StageError, decode_image
 from .text import ActiveText, TextUpdate
@@ -69,12 +69,13 @@ class Pipeline:
         detection = referring = None
         if detect or refer:
             runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
-            detection = DetectionStage.create(values["detector"], runtime, values["min_score"],
-                                              values["second_look_score"] if refer else None,
-                                              bool(values["thermal_stream"]) and refer, values["imgsz"])
+            point = operating_point_config(values)
+            detection = DetectionStage.create(values["detector"], runtime, point.min_score,
+                                              point.second_look_score if refer else None,
+                                              point.thermal_stream and refer, values["imgsz"])
         if refer:
-            referring = ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
-                                              values["second_look_score"])
+            referring = ReferringStage.create(values["person_min_thermal_contrast"], point.min_score,
+                                              point.second_look_score)
         text = ActiveText(values["default_text"], values["max_text_length"])
         edit_referring = ReferringStage.for_edits() if detection is not None else None
         edits = EditStage(edit_referring, values["max_text_length"])

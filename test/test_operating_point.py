@@ -1,0 +1,66 @@
+"""Per-detector operating points (core/referring/operating_point.py) and the commands that default to them."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from ris_fusion_ros.core.errors import ConfigError
+from ris_fusion_ros.core.pipeline.config import merged, operating_point_config
+from ris_fusion_ros.core.referring.operating_point import (
+    GENERIC,
+    OperatingPoint,
+    detector_operating_point,
+    resolve_operating_point,
+)
+
+
+def test_the_default_detector_has_its_chosen_point_and_every_other_detector_the_generic_one():
+    assert detector_operating_point("yolox-nano-msrs") == OperatingPoint(0.35, None, True)
+    assert detector_operating_point(" YOLOX-Nano-MSRS ") == OperatingPoint(0.35, None, True)
+    for other in ("yolox-nano", "yolov5n", "my_model.onnx", "a.onnx+b.onnx"):
+        assert detector_operating_point(other) == GENERIC == OperatingPoint(0.25, 0.15, False)
+
+
+def test_auto_values_take_the_detectors_point_and_explicit_values_win():
+    assert resolve_operating_point("yolox-nano-msrs") == OperatingPoint(0.35, None, True)
+    assert resolve_operating_point("yolov5n") == OperatingPoint(0.25, 0.15, False)
+    assert resolve_operating_point("yolox-nano-msrs", 0.3, 0.1, "off") == OperatingPoint(0.3, 0.1, False)
+    assert resolve_operating_point("yolov5n", None, None, True) == OperatingPoint(0.25, None, True)  # None: no look
+    assert resolve_operating_point("yolov5n", 0.2, 0.3, "auto").second_look_score is None  # >= the floor: off
+    assert resolve_operating_point("yolox-nano-msrs", thermal_stream="false").thermal_stream is False
+    with pytest.raises(ConfigError, match="thermal_stream must be auto, on or off"):
+        resolve_operating_point("yolov5n", thermal_stream="sometimes")
+    with pytest.raises(ConfigError, match="min_score"):
+        resolve_operating_point("yolov5n", 1.5)
+
+
+def test_pipeline_and_replay_defaults_are_the_default_detectors_point():
+    assert operating_point_config(merged()) == OperatingPoint(0.35, None, True)
+    assert operating_point_config(merged({"detector": "yolox-nano"})) == GENERIC
+    explicit = merged({"min_score": 0.5, "thermal_stream": False})
+    assert operating_point_config(explicit) == OperatingPoint(0.5, None, False)
+
+
+def _refer_args(**given) -> argparse.Namespace:
+    from ris_fusion_ros.commands import refer_batch
+
+    parser = argparse.ArgumentParser()
+    refer_batch.add_arguments(parser)
+    argv = ["--expressions", "x.json", "--out", "o"]
+    for key, value in given.items():
+        argv += [f"--{key.replace('_', '-')}", *([] if value is None else [str(value)])]
+    return parser.parse_args(argv)
+
+
+def test_refer_batch_defaults_to_the_detectors_point_and_drops_the_thermal_stream_where_it_cannot_apply():
+    from ris_fusion_ros.commands.refer_batch import command_operating_point
+
+    assert command_operating_point(_refer_args()) == OperatingPoint(0.35, None, True)
+    assert command_operating_point(_refer_args(detector="yolov5n")) == OperatingPoint(0.25, 0.15, False)
+    assert command_operating_point(_refer_args(conf=0.25, second_look=0.15, no_thermal_stream=None)) == \
+        OperatingPoint(0.25, 0.15, False)
+    assert command_operating_point(_refer_args(instances="gt")) == OperatingPoint(0.25, 0.15, False)
+    assert command_operating_point(_refer_args(input="infrared")).thermal_stream is False
+    assert command_operating_point(_refer_args(detector="yolov5n", thermal_stream=None)).thermal_stream is True
