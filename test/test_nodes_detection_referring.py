@@ -95,7 +95,8 @@ def pair(seconds: float) -> tuple[Image, Image]:
 class Graph:
     """fusion_node -> detection_node + referring_segmentation_node, a peer with inputs and recorders."""
 
-    def __init__(self, ctx, nodes=("fusion", "detection", "referring"), **params) -> None:
+    def __init__(self, ctx, nodes=("fusion", "detection", "referring"), stage: DetectionStage | None = None,
+                 **params) -> None:
         self.ns = f"/t{uuid.uuid4().hex[:10]}"
         base = {"fusion_method": "max", "diagnostics_period_seconds": 0.2, "thermal_normalization": "fixed",
                 "thermal_min": 0.0, "thermal_max": 30000.0}
@@ -104,7 +105,7 @@ class Graph:
         def overrides(names):
             return [Parameter(k, value=v) for k, v in base.items() if k in names]
 
-        shared = SharedDetection(DetectionStage(HotBoxDetector(), 0.25))
+        shared = SharedDetection(stage or DetectionStage(HotBoxDetector(), 0.25))
         self.nodes = {}
         if "fusion" in nodes:
             self.nodes["fusion"] = FusionNode(context=ctx, namespace=self.ns,
@@ -432,3 +433,55 @@ def test_operating_point_parameters_take_auto_explicit_scores_and_a_bool_or_word
         assert (point.min_score, point.second_look_score, point.thermal_stream) == expected
     finally:
         node.destroy_node()
+
+
+class _ThermalFramePerson:
+    """Finds a person (0.9) around the hot pixels of a one-channel (thermal) frame only; records batch sizes."""
+
+    class_names = ("person",)
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []  # per call: the channel count of each image
+
+    def detect_many(self, images, conf=None):
+        self.batches.append([1 if image.ndim == 2 else image.shape[2] for image in images])
+        return [self._one(image) for image in images]
+
+    def detect(self, image, conf=None):
+        return self.detect_many([image], conf)[0]
+
+    @staticmethod
+    def _one(image):
+        from ris_fusion_ros.core.detection.types import Detection
+
+        if image.ndim == 3:
+            return []
+        ys, xs = np.nonzero(image > 200)
+        return [Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 0.9, 0,
+                          "person")] if xs.size else []
+
+    def info(self) -> dict:
+        return {"model": "thermal-frame person test double"}
+
+
+def test_referring_node_merges_the_people_of_the_thermal_frame_when_the_thermal_stream_is_on(ctx):
+    detector = _ThermalFramePerson()
+    graph = Graph(ctx, stage=DetectionStage(detector, 0.25, None, thermal_stream=True), min_score=0.25,
+                  second_look_score=0.25, thermal_stream=True)
+    try:
+        graph.start()
+        graph.text_pub.publish(String(data="the person"))
+        assert graph.spin_until(lambda: graph.nodes["referring"].text.text == "the person")
+
+        def found():
+            return any(not r.no_match for r in graph.got["result"])
+
+        graph.feed_until(found, 10.0)
+        assert graph.spin_until(found)
+        result = next(r for r in graph.got["result"] if not r.no_match)
+        inst = result.instances[0]
+        assert (inst.x_min, inst.y_min, inst.x_max, inst.y_max, inst.class_name) == (30, 10, 46, 22, "person")
+        assert all(len(d.detections) == 0 for d in graph.got["det"])  # published: the fused frame's only
+        assert any(1 in channels for channels in detector.batches)  # the thermal frame went through the detector
+    finally:
+        graph.close()
