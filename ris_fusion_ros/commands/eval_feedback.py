@@ -38,7 +38,8 @@ from ..core.referring import Referrer
 from ..core.referring.batch import ROAD_CLASSES
 from ..core.referring.expressions import load_expressions
 from ..core.referring.lexicon import COCO_CLASSES
-from ..core.referring.referrer import DEFAULT_MIN_SCORE, DEFAULT_SECOND_LOOK_SCORE
+from ..core.referring.operating_point import OperatingPoint, resolve_operating_point
+from ..core.referring.referrer import candidate_floor
 from .arguments import add_data_args, add_runtime_args
 
 
@@ -120,13 +121,16 @@ def run(args: argparse.Namespace) -> int:
     fusion = create_method(args.method, runtime)
     require_conditioning(fusion, "control", purpose="feedback needs risfusenet(-plain)")
     keep = [COCO_CLASSES.index(c) for c in ROAD_CLASSES]
-    # down to the referrer's second-look floor (the referrer itself looks at >= its min_score first)
+    # the detector's operating point (its scores; this comparison runs without the thermal stream), detected
+    # down to the referrer's candidate floor (the referrer itself looks at >= its min_score first)
+    point = resolve_operating_point(args.detector, thermal_stream=False)
     refer_detector = create_detector(args.detector, runtime, args.shared_root, classes=keep,
-                                     conf=DEFAULT_SECOND_LOOK_SCORE)
+                                     conf=candidate_floor(point.min_score, point.second_look_score))
     eval_detector = create_detector(args.detector, runtime, args.shared_root, conf=EVAL_CONF, iou=EVAL_IOU)
     progress = None if args.no_progress else _progress(f"eval feedback ({len(variants) + 1} settings)")
     start = time.perf_counter()
-    results = evaluate_feedback(dataset, expressions, variants, fusion, refer_detector, eval_detector, Referrer(),
+    referrer = Referrer(min_score=point.min_score, second_look_score=point.second_look_score)
+    results = evaluate_feedback(dataset, expressions, variants, fusion, refer_detector, eval_detector, referrer,
                                 progress)
     seconds = time.perf_counter() - start
     rows, per_expression = summary_rows(expressions, results, args.bootstrap)
@@ -137,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     overlap = training_overlap(args.detector, image_ids, args.shared_root)
     if not overlap.held_out:
         print(overlap.sentence(), file=sys.stderr)
-    report = _report(rows, args, dataset, len(expressions), len(image_ids), seconds, overlap.sentence())
+    report = _report(rows, args, dataset, len(expressions), len(image_ids), seconds, overlap.sentence(), point)
     (out / "report.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"wrote {out / 'report.md'}, {out / 'summary.csv'}, {out / 'per_expression.csv'}")
@@ -164,7 +168,7 @@ def _f(value: float) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-def tables(rows: list[dict]) -> str:
+def tables(rows: list[dict], floor: float) -> str:
     """The markdown tables of the report (referring + detection, paired counts, region metrics)."""
     lines = ["| setting | acc@0.5 | mIoU | no-match acc | false no-match | mAP50 | mAP50-95 | "
              + " | ".join(f"AP50 {c}" for c in CATEGORIES) + " | s |",
@@ -176,7 +180,7 @@ def tables(rows: list[dict]) -> str:
                      f"{r['seconds']:.0f} |")
     lines += ["", "Against the plain row, item by item (McNemar's exact test; p >= 0.05 means the change could be "
               "chance): expressions only this setting / only plain gets right, and ground-truth objects only "
-              f"this setting / only plain finds at the referrer's score floor ({DEFAULT_MIN_SCORE:g}).", "",
+              f"this setting / only plain finds at the referrer's score floor ({floor:g}).", "",
               "mAP50 change: this setting minus plain on all images, with the 95 % interval of a paired bootstrap "
               "over images (an interval that contains 0 is not a measured change).", "",
               "| setting | expressions +/- | p | objects found | objects +/- | p | mAP50 change (95 % interval) |",
@@ -206,7 +210,7 @@ def tables(rows: list[dict]) -> str:
 
 
 def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_images: int,
-            seconds: float, training: str) -> str:
+            seconds: float, training: str, point: OperatingPoint) -> str:
     return "\n".join([
         "# Referring feedback into fusion: without vs with", "",
         f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()} "
@@ -215,7 +219,7 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         f"- Expressions: {args.expressions} ({n_expr} expressions on {n_images} images of {dataset.root}); one run "
         "each (the pipeline is deterministic).",
         f"- Fusion: `{args.method}`; detector `{args.detector}` on the fused frame (referring: road classes, "
-        f"scores >= {DEFAULT_MIN_SCORE:g}, second look down to {DEFAULT_SECOND_LOOK_SCORE:g}; detection mAP: "
+        f"the detector's operating point without the thermal stream: {point.describe()}; detection mAP: "
         f"confidence > {EVAL_CONF}, NMS IoU {EVAL_IOU}, pycocotools). Training pairs: "
         f"{training}",
         "- Feedback (pass 2): control map = referred mask of pass 1 dilated by d px, feathered linearly over "
@@ -226,10 +230,10 @@ def _report(rows: list[dict], args: argparse.Namespace, dataset, n_expr: int, n_
         "fully to that source, or (no fusion) on the source image itself. The same images, detector and referrer "
         "in every row.",
         f"- Detection rows: the feedback mask is the union of the pass-1 detections of {', '.join(FEEDBACK_CLASSES)} "
-        f"scoring >= {DEFAULT_MIN_SCORE:g} (make the detected objects stand out); ground truth `labels/fusion`. "
+        f"scoring >= {point.min_score:g} (make the detected objects stand out); ground truth `labels/fusion`. "
         "Not measured for '+text' and '+search' settings (they need a text).",
         "- Region metrics: inside = bounding box of the pass-1 referred mask; outside = the rest of the frame. "
         "EN/SD/MI on those pixels, AG = mean per-pixel gradient magnitude, mean abs change vs the plain fused "
         "gray image. MI in nats, one source each.",
         "- `s`: seconds spent in that setting's fusion, detection and referring (referring rows only).", "",
-        tables(rows), ""])
+        tables(rows, point.min_score), ""])
