@@ -64,3 +64,15 @@ def test_refer_batch_defaults_to_the_detectors_point_and_drops_the_thermal_strea
     assert command_operating_point(_refer_args(instances="gt")) == OperatingPoint(0.25, 0.15, False)
     assert command_operating_point(_refer_args(input="infrared")).thermal_stream is False
     assert command_operating_point(_refer_args(detector="yolov5n", thermal_stream=None)).thermal_stream is True
+
+
+def test_the_detection_stage_reports_the_operating_point_it_runs_at(shared_root):
+    from ris_fusion_ros.core.pipeline import Pipeline
+
+    default = Pipeline.from_values(merged({"fusion_method": "max"})).detection
+    assert default.info().endswith("min_score=0.35, second_look=off, thermal_stream=on")
+    assert default.stream_score == pytest.approx(0.175)  # both streams down to half the floor
+    other = Pipeline.from_values(merged({"fusion_method": "max", "detector": "yolox-nano"})).detection
+    assert other.info().endswith("min_score=0.25, second_look=0.15, thermal_stream=off")
+    published_only = Pipeline.from_values(merged({"fusion_method": "max"}), refer=False).detection
+    assert published_only.info().endswith("min_score=0.35, second_look=off, thermal_stream=off")

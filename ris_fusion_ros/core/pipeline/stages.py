@@ -221,7 +221,10 @@ class DetectionStage:
     def info(self) -> str:
         info = self.detector.info() if hasattr(self.detector, "info") else {}
         keys = ("model", "name", "backend", "device", "precision", "input_size")
-        return ", ".join(f"{k}={info[k]}" for k in keys if k in info)
+        look = f"{self.candidate_score:g}" if self.candidate_score < self.min_score else "off"
+        scores = (f"min_score={self.min_score:g}, second_look={look}, "
+                  f"thermal_stream={'on' if self.thermal_stream else 'off'}")  # the operating point in use
+        return ", ".join([*(f"{k}={info[k]}" for k in keys if k in info), scores])
 
     def detect(self, image: np.ndarray, key: Hashable | None = None, candidates: bool = False,
                thermal: np.ndarray | None = None) -> list[Detection]:
