@@ -153,21 +153,3 @@ def test_thermal_stream_detects_the_fused_and_the_thermal_frame_in_one_batch_and
     stage.referring_candidates(fused, ir, key=(2, "cam"))  # a new frame: both again, in one batch
     assert stage.detector.batches == [2, 2]
     stage.close()
-
-
-def test_an_offered_thermal_partner_joins_the_batch_of_its_frame_only():
-    stage = DetectionStage(_BatchingDetector(), 0.25, 0.15, thermal_stream=True)
-    ir = np.full((H, W), 40, np.uint8)
-    fused = np.zeros((H, W, 3), np.uint8)
-    fused[..., 0] = 90
-    stage.offer_thermal(ir, (5, "cam"))
-    stage.detect(fused, key=(4, "cam"))  # another frame: alone
-    assert stage.detector.batches == [1]
-    stage.detect(fused, key=(5, "cam"))  # its frame: fused + thermal in one run
-    assert stage.detector.batches == [1, 2]
-    candidates = stage.referring_candidates(fused, ir, key=(5, "cam"))  # both reused
-    assert sorted(d.class_name for d in candidates) == ["car", "person"] and stage.detector.batches == [1, 2]
-    off = DetectionStage(_BatchingDetector(), 0.25, 0.15, thermal_stream=False)
-    off.offer_thermal(ir, (5, "cam"))  # ignored without the thermal stream
-    off.detect(fused, key=(5, "cam"))
-    assert off.detector.batches == [1]

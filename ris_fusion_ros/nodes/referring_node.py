@@ -219,14 +219,9 @@ class ReferringNode(FrameStageNode):
             self.bad_input("thermal_encoding", f"{THERMAL_TOPIC} must be mono8, got {msg.encoding!r}")
             return
         try:
-            stamp_ns, thermal = header_stamp_ns(msg), message_to_array(msg)
+            self._thermal.put(header_stamp_ns(msg), message_to_array(msg))
         except RisFusionError as exc:
             self.bad_input("thermal_data", exc)
-            return
-        self._thermal.put(stamp_ns, thermal)
-        detection = self.detection
-        if detection is not None and self.text.text:  # the fused frame of this stamp comes next: one batched run
-            detection.offer_thermal(thermal, (stamp_ns, msg.header.frame_id))
 
     def _on_rgb(self, msg: Image) -> None:
         try:
@@ -270,9 +265,10 @@ class ReferringNode(FrameStageNode):
             return
         text = self.text.text
         key = (stamp_ns, msg.header.frame_id)
-        # the fused frame first; with the thermal stream on, its thermal partner (received first and offered to the
-        # stage by _on_thermal) goes through the same batched run
-        detection.detect(rgb, key=key)
+        # the fused frame first (its thermal partner may still be on its way); a partner already here is detected
+        # in the same batched run when the thermal stream is on
+        ready = self._thermal.get(stamp_ns, 0.0) if text and self.param("use_thermal") else None
+        detection.detect(rgb, key=key, thermal=ready)
         size = (rgb.shape[1], rgb.shape[0])
         thermal = self._thermal_for(stamp_ns) if text else None
         if thermal is not None and thermal.shape != (size[1], size[0]):

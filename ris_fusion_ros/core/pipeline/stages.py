@@ -12,7 +12,6 @@ put in ``/diagnostics`` and the replay puts in its report.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -175,9 +174,6 @@ class FusionStage:
 # ----------------------------------------------------------------------------- detection
 
 
-OFFERED_KEEP = 4  # thermal partners kept for frames still to be detected
-
-
 class DetectionStage:
     """The detection core's model plus score floors and a one-frame cache (thread-safe).
 
@@ -202,7 +198,6 @@ class DetectionStage:
         self.stream_score = stream_floor(self.candidate_score, self.thermal_stream)
         self._lock = threading.Lock()
         self._caches: dict[str, tuple[Hashable | None, list[Detection]]] = {}  # per input: the last frame's result
-        self._offered: OrderedDict[Hashable, np.ndarray] = OrderedDict()  # thermal partners of frames to come
         self.runs = 0
         self.cache_hits = 0
 
@@ -237,26 +232,12 @@ class DetectionStage:
         the referrer takes :meth:`referring_candidates`); ``key`` (e.g. (stamp_ns, frame_id)) reuses the last
         result. With the thermal stream on, ``thermal`` (the frame's registered thermal image, given when a
         text will be referred) is detected in the same batched run, for :meth:`referring_candidates`."""
-        if self.thermal_stream and thermal is None and key is not None:
-            with self._lock:
-                thermal = self._offered.pop(key, None)
         if self.thermal_stream and thermal is not None:
             detections = self._cached_many({"frame": image, "thermal": thermal}, key)["frame"]
         else:
             detections = self._cached("frame", image, key)
         floor = self.stream_score if candidates else self.min_score
         return [d for d in detections if d.score >= floor]
-
-    def offer_thermal(self, thermal: np.ndarray, key: Hashable) -> None:
-        """The thermal partner of a frame not detected yet (it is published first): the run that detects the
-        frame with ``key`` takes it into its batch, so the thermal stream costs no separate run. Only with the
-        thermal stream on; the last few offers are kept."""
-        if not self.thermal_stream:
-            return
-        with self._lock:
-            self._offered[key] = thermal
-            while len(self._offered) > OFFERED_KEEP:
-                self._offered.popitem(last=False)
 
     def _cached(self, slot: str, image: np.ndarray, key: Hashable | None) -> list[Detection]:
         """The detector's output on ``image`` down to the stream floor, reused while ``key`` repeats."""
