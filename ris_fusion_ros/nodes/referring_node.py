@@ -265,10 +265,7 @@ class ReferringNode(FrameStageNode):
             return
         text = self.text.text
         key = (stamp_ns, msg.header.frame_id)
-        # the fused frame first (its thermal partner may still be on its way); a partner already here is detected
-        # in the same batched run when the thermal stream is on
-        ready = self._thermal.get(stamp_ns, 0.0) if text and self.param("use_thermal") else None
-        detection.detect(rgb, key=key, thermal=ready)
+        detection.detect(rgb, key=key)  # the fused frame first: its thermal partner arrives meanwhile
         size = (rgb.shape[1], rgb.shape[0])
         thermal = self._thermal_for(stamp_ns) if text else None
         if thermal is not None and thermal.shape != (size[1], size[0]):
