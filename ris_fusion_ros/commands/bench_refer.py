@@ -113,12 +113,11 @@ def run(args: argparse.Namespace) -> int:
     if args.detector:
         runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
         # the detector's operating point, down to its candidate floor, as the referring node runs it
-        point = resolve_operating_point(args.detector, thermal_stream=args.thermal_stream
-                                        if args.thermal_stream is not None or args.input != "infrared" else False)
-        args.thermal_stream = point.thermal_stream
+        point = resolve_operating_point(args.detector, thermal_stream=args.thermal_stream,
+                                        stream_applies=args.input != "infrared")
         floor = stream_floor(candidate_floor(point.min_score, point.second_look_score), point.thermal_stream)
         source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root, floor,
-                                       thermal_stream=args.thermal_stream, imgsz=args.imgsz, search=args.search)
+                                       thermal_stream=point.thermal_stream, imgsz=args.imgsz, search=args.search)
         fused = {p.pair_id: source.fusion.fuse(p.ir, p.vis) for p in pairs} if source.fusion else {}
         image_of = {p.pair_id: fused.get(p.pair_id, p.vis if args.input != "infrared"
                                          else np.repeat(p.ir[:, :, None], 3, axis=2)) for p in pairs}
@@ -142,12 +141,12 @@ def run(args: argparse.Namespace) -> int:
 
         combined = _time(both, args.detector_runs)
         rows.append(f"| {args.detector} on the {args.input} frame | {_stats(detect)} |")
-        stream = " + the detector on the infrared frame, merged (thermal stream)" if args.thermal_stream else ""
+        stream = " + the detector on the infrared frame, merged (thermal stream)" if source.thermal_stream else ""
         rows.append(f"| {args.detector}{stream} + referring (cached text) | {_stats(combined)} |")
         if args.search != "off":
             counter3 = iter(range(10 ** 9))
 
-            if args.thermal_stream:  # the frame's own pass ran first in the pipeline: its thermal detections are reused
+            if source.thermal_stream:  # the frame's own pass ran first in the pipeline: its thermal people are reused
                 for p in pairs:
                     source.detect(image_of[p.pair_id], p.ir, p.pair_id)
 
@@ -157,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
             searched = _time(search_one, args.detector_runs)
             view = "the frame fused again leaning to infrared" if args.search == "fusion" else "the infrared image"
-            merged = " + merged with the frame's thermal-stream people" if args.thermal_stream else ""
+            merged = " + merged with the frame's thermal-stream people" if source.thermal_stream else ""
             rows.append(f"| search of a no-match, added to that frame: {view} + {args.detector}{merged} + referring "
                         f"| {_stats(searched)} |")
         if source.fusion is not None:

@@ -74,10 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def command_operating_point(args: argparse.Namespace) -> OperatingPoint:
     """--conf / --second-look / --thermal-stream, each defaulting to the detector's operating point; with
     ground-truth instances or infrared input the thermal stream does not apply (off unless asked for)."""
-    applies = args.instances == "detector" and args.input != "infrared"
-    stream = args.thermal_stream if args.thermal_stream is not None or applies else False
     return resolve_operating_point(args.detector if args.instances == "detector" else "", args.conf,
-                                   AUTO_SCORE if args.second_look is None else args.second_look, stream)
+                                   AUTO_SCORE if args.second_look is None else args.second_look, args.thermal_stream,
+                                   stream_applies=args.instances == "detector" and args.input != "infrared")
 
 
 def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], list[dict], str]:

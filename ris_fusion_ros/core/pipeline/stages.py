@@ -232,19 +232,17 @@ class DetectionStage:
         the referrer takes :meth:`referring_candidates`); ``key`` (e.g. (stamp_ns, frame_id)) reuses the last
         result. With the thermal stream on, ``thermal`` (the frame's registered thermal image, given when a
         text will be referred) is detected in the same batched run, for :meth:`referring_candidates`."""
-        if self.thermal_stream and thermal is not None:
-            detections = self._cached_many({"frame": image, "thermal": thermal}, key)["frame"]
-        else:
-            detections = self._cached("frame", image, key)
+        detections = self._cached_many(self._with_thermal("frame", image, thermal), key)["frame"]
         floor = self.stream_score if candidates else self.min_score
         return [d for d in detections if d.score >= floor]
 
-    def _cached(self, slot: str, image: np.ndarray, key: Hashable | None) -> list[Detection]:
-        """The detector's output on ``image`` down to the stream floor, reused while ``key`` repeats."""
-        return self._cached_many({slot: image}, key)[slot]
+    def _with_thermal(self, slot: str, image: np.ndarray, thermal: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The images of one frame to detect: ``image`` in ``slot``, and ``thermal`` when the stream is on."""
+        return {slot: image, "thermal": thermal} if self.thermal_stream and thermal is not None else {slot: image}
 
     def _cached_many(self, images: Mapping[str, np.ndarray], key: Hashable | None) -> dict[str, list[Detection]]:
-        """:meth:`_cached` for several slots of one frame; the ones not cached run as one batch."""
+        """The detector's output on each image of one frame (per slot), down to the stream floor, reused while
+        ``key`` repeats; the images not cached run as one batch."""
         with self._lock:
             results: dict[str, list[Detection]] = {}
             for slot in images:
@@ -267,11 +265,8 @@ class DetectionStage:
         in ``thermal`` (uint8 HxW, registered to ``image``) when the thermal stream is on and ``thermal`` is
         given; then cut at the candidate floor. ``slot`` keeps another image of the same frame (a search
         view) from replacing the fused frame's cached detections."""
-        if self.thermal_stream and thermal is not None:  # the detector takes a gray frame as it is
-            found = self._cached_many({slot: image, "thermal": thermal}, key)  # down to the stream floor
-            candidates = merge_streams(found[slot], found["thermal"])
-        else:
-            candidates = self._cached(slot, image, key)
+        found = self._cached_many(self._with_thermal(slot, image, thermal), key)  # the detector takes gray as is
+        candidates = merge_streams(found[slot], found["thermal"]) if "thermal" in found else found[slot]
         return [d for d in candidates if d.score >= self.candidate_score]
 
     def close(self) -> None:

@@ -49,10 +49,13 @@ def detector_operating_point(detector: str) -> OperatingPoint:
 
 def resolve_operating_point(detector: str, min_score: float | None = AUTO_SCORE,
                             second_look_score: float | None = AUTO_SCORE,
-                            thermal_stream: Any = AUTO) -> OperatingPoint:
+                            thermal_stream: Any = AUTO, stream_applies: bool = True) -> OperatingPoint:
     """The operating point from parameter values: a negative score (or None for ``min_score``) and
-    ``thermal_stream`` "auto" (or None) take the detector's; ``second_look_score`` None or >= the floor = off."""
+    ``thermal_stream`` "auto" (or None) take the detector's; ``second_look_score`` None or >= the floor = off.
+    ``stream_applies`` False (instances that are not a visible-light frame's detections): "auto" means off."""
     own = detector_operating_point(detector)
+    if not stream_applies and _is_auto(thermal_stream):
+        thermal_stream = False
     floor = own.min_score if min_score is None or float(min_score) < 0 else float(min_score)
     if second_look_score is not None and float(second_look_score) < 0:
         second: float | None = own.second_look_score
