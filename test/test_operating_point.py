@@ -70,9 +70,33 @@ def test_the_detection_stage_reports_the_operating_point_it_runs_at(shared_root)
     from ris_fusion_ros.core.pipeline import Pipeline
 
     default = Pipeline.from_values(merged({"fusion_method": "max"})).detection
-    assert default.info().endswith("min_score=0.35, second_look=off, thermal_stream=on")
+    assert default.info().endswith("min_score=0.35, referring_down_to=off, thermal_stream=on")
     assert default.stream_score == pytest.approx(0.175)  # both streams down to half the floor
     other = Pipeline.from_values(merged({"fusion_method": "max", "detector": "yolox-nano"})).detection
-    assert other.info().endswith("min_score=0.25, second_look=0.15, thermal_stream=off")
+    assert other.info().endswith("min_score=0.25, referring_down_to=0.15, thermal_stream=off")
     published_only = Pipeline.from_values(merged({"fusion_method": "max"}), refer=False).detection
-    assert published_only.info().endswith("min_score=0.35, second_look=off, thermal_stream=off")
+    assert published_only.info().endswith("min_score=0.35, referring_down_to=off, thermal_stream=off")
+
+
+def test_a_score_margin_lowers_what_the_detector_outputs_for_the_referrer_and_reaches_it(shared_root):
+    from ris_fusion_ros.core.pipeline import Pipeline
+
+    point = resolve_operating_point("yolox-nano-msrs", score_margin=0.1)
+    assert point == OperatingPoint(0.35, None, True, 0.1)
+    assert point.candidate_floor() == pytest.approx(0.25)
+    assert "score margin 0.1" in point.describe()
+    assert resolve_operating_point("yolox-nano-msrs").score_margin == 0.0  # auto: the detector's own
+    assert resolve_operating_point("yolov5n", score_margin=0.2).candidate_floor() == pytest.approx(0.05)
+    with pytest.raises(ConfigError, match="score_margin"):
+        resolve_operating_point("yolov5n", score_margin=0.7)
+    assert command_margin(0.05) == 0.05
+    pipeline = Pipeline.from_values(merged({"fusion_method": "max", "score_margin": 0.1}))
+    assert pipeline.detection.info().endswith("min_score=0.35, referring_down_to=0.25, thermal_stream=on")
+    assert pipeline.detection.stream_score == pytest.approx(0.125)
+    assert pipeline.referring.referrer.score_margin == 0.1
+
+
+def command_margin(value: float) -> float:
+    from ris_fusion_ros.commands.refer_batch import command_operating_point
+
+    return command_operating_point(_refer_args(score_margin=value)).score_margin

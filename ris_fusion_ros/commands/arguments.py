@@ -32,6 +32,14 @@ def add_common_args(parser: argparse.ArgumentParser, top_level: bool) -> None:
     parser.add_argument("--no-progress", action="store_true", default=default(False), help="no progress bars")
 
 
+def add_score_margin_arg(parser: argparse.ArgumentParser) -> None:
+    """``--score-margin``: the referrer's weighing of uncertain detections (None = the detector's operating point)."""
+    parser.add_argument("--score-margin", type=float,
+                        help="referring: detections of the text's classes within --conf +- this are weighed as "
+                             "uncertain and the most probable answer wins (0 = a hard floor; default: the "
+                             "detector's operating point)")
+
+
 def add_imgsz_arg(parser: argparse.ArgumentParser) -> None:
     """``--imgsz``: the detector's letterbox size (None = the model's own)."""
     parser.add_argument("--imgsz", type=int,

@@ -27,9 +27,8 @@ from ..core.referring import Referrer
 from ..core.referring.batch import INPUTS, InstanceSource
 from ..core.referring.expressions import load_expressions
 from ..core.referring.operating_point import resolve_operating_point
-from ..core.referring.referrer import candidate_floor
 from ..core.text import encoder
-from .arguments import add_data_args, add_imgsz_arg, add_runtime_args
+from .arguments import add_data_args, add_imgsz_arg, add_runtime_args, add_score_margin_arg
 
 DEFAULT_EXPRESSIONS = Path(__file__).resolve().parents[2] / "data" / "expressions" / "heldout.json"
 
@@ -44,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", choices=INPUTS, default="fused", help="detector input (default fused)")
     parser.add_argument("--detector-runs", type=int, default=20, help="timed detector frames (default 20)")
     add_imgsz_arg(parser)
+    add_score_margin_arg(parser)
     parser.add_argument("--thermal-stream", action=argparse.BooleanOptionalAction,
                         help="detector + referring includes the detector on the infrared frame and the merge "
                              "(default: the detector's operating point: yolox-nano-msrs on, other detectors off)")
@@ -114,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
         runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
         # the detector's operating point, down to its candidate floor, as the referring node runs it
         point = resolve_operating_point(args.detector, thermal_stream=args.thermal_stream,
-                                        stream_applies=args.input != "infrared")
-        floor = stream_floor(candidate_floor(point.min_score, point.second_look_score), point.thermal_stream)
+                                        stream_applies=args.input != "infrared", score_margin=args.score_margin)
+        floor = stream_floor(point.candidate_floor(), point.thermal_stream)
+        referrer = Referrer(**point.referrer_scores())  # the detector's operating point, as the nodes refer
         source = InstanceSource.create("detector", args.detector, args.input, runtime, args.shared_root, floor,
                                        thermal_stream=point.thermal_stream, imgsz=args.imgsz, search=args.search)
         fused = {p.pair_id: source.fusion.fuse(p.ir, p.vis) for p in pairs} if source.fusion else {}

@@ -39,7 +39,6 @@ from ..core.referring.batch import ROAD_CLASSES
 from ..core.referring.expressions import load_expressions
 from ..core.referring.lexicon import COCO_CLASSES
 from ..core.referring.operating_point import OperatingPoint, resolve_operating_point
-from ..core.referring.referrer import candidate_floor
 from .arguments import add_data_args, add_runtime_args
 
 
@@ -125,11 +124,11 @@ def run(args: argparse.Namespace) -> int:
     # down to the referrer's candidate floor (the referrer itself looks at >= its min_score first)
     point = resolve_operating_point(args.detector, thermal_stream=False)
     refer_detector = create_detector(args.detector, runtime, args.shared_root, classes=keep,
-                                     conf=candidate_floor(point.min_score, point.second_look_score))
+                                     conf=point.candidate_floor())
     eval_detector = create_detector(args.detector, runtime, args.shared_root, conf=EVAL_CONF, iou=EVAL_IOU)
     progress = None if args.no_progress else _progress(f"eval feedback ({len(variants) + 1} settings)")
     start = time.perf_counter()
-    referrer = Referrer(min_score=point.min_score, second_look_score=point.second_look_score)
+    referrer = Referrer(**point.referrer_scores())
     results = evaluate_feedback(dataset, expressions, variants, fusion, refer_detector, eval_detector, referrer,
                                 progress)
     seconds = time.perf_counter() - start

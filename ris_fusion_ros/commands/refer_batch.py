@@ -26,10 +26,9 @@ from ..core.referring.operating_point import AUTO_SCORE, OperatingPoint, resolve
 from ..core.referring.referrer import (
     DEFAULT_MIN_SCORE,
     DEFAULT_SECOND_LOOK_SCORE,
-    candidate_floor,
 )
 from ..core.referring.thermal_check import ThermalCheck
-from .arguments import add_data_args, add_imgsz_arg, add_runtime_args
+from .arguments import add_data_args, add_imgsz_arg, add_runtime_args, add_score_margin_arg
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +51,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a text naming a category that matched nothing is matched again down to this confidence "
                              "(>= --conf turns it off; default: the detector's operating point: yolox-nano-msrs off, "
                              f"other detectors {DEFAULT_SECOND_LOOK_SCORE})")
+    add_score_margin_arg(parser)
     parser.add_argument("--thermal-stream", action=argparse.BooleanOptionalAction,
                         help="also run the detector on the infrared image and merge the people it finds (weighted "
                              "box fusion; both frames in one batched run; default: the detector's operating point: "
@@ -76,7 +76,8 @@ def command_operating_point(args: argparse.Namespace) -> OperatingPoint:
     ground-truth instances or infrared input the thermal stream does not apply (off unless asked for)."""
     return resolve_operating_point(args.detector if args.instances == "detector" else "", args.conf,
                                    AUTO_SCORE if args.second_look is None else args.second_look, args.thermal_stream,
-                                   stream_applies=args.instances == "detector" and args.input != "infrared")
+                                   stream_applies=args.instances == "detector" and args.input != "infrared",
+                                   score_margin=args.score_margin)
 
 
 def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], list[dict], str]:
@@ -88,18 +89,19 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
     point = command_operating_point(args)
     min_score, second_look = point.min_score, point.second_look_score
-    floor = stream_floor(candidate_floor(min_score, second_look), point.thermal_stream)
+    floor = stream_floor(point.candidate_floor(), point.thermal_stream)
     source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, floor,
                                    args.fusion, point.thermal_stream, args.imgsz, args.search)
     # ground-truth instances are real objects by definition: the thermal check is for detections only
-    referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None, min_score=min_score,
-                        second_look_score=second_look)
+    referrer = Referrer(thermal_check=ThermalCheck(0.0) if args.instances == "gt" else None,
+                        **point.referrer_scores())
     start = time.perf_counter()
     progress = None if args.no_progress else (lambda items: tqdm(items, desc="refer", unit="image"))
     predictions = run_batch(dataset, expressions, referrer, source, out, progress)
     seconds = time.perf_counter() - start
     image_ids = {e["image"] for e in expressions}
     look = f", second look down to {second_look:g}" if second_look is not None else ", no second look"
+    look += f", score margin {point.score_margin:g}" if point.score_margin else ""
     searched = [p for p in predictions if p.get("searched")]
     search = (f"; search ({args.search}): {len(searched)} no-matches looked at again, "
               f"{sum(not p['empty'] for p in searched)} answered" if args.search != "off" else "")

@@ -61,6 +61,10 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
               "detections >= min_score is matched again down to this confidence (published detections stay >= "
               "min_score); >= min_score = off; -1 = the detector's operating point (yolox-nano-msrs: off; other "
               "detectors: 0.15)", AUTO_SCORE, 1.0, read_only=True),
+    ParamSpec("score_margin", AUTO_SCORE, "referring: detections of the text's classes scoring within min_score +- "
+              "this are weighed as uncertain (each real with a probability rising across the band) and the answer "
+              "most probable over them wins; 0 = a hard floor at min_score; -1 = the detector's operating point",
+              AUTO_SCORE, 0.5, read_only=True),
     ParamSpec("thermal_stream", AUTO, "referring: also run the detector on fused/thermal and merge the people it "
               "finds into the referring instances (weighted box fusion; both frames in one batched run) while a text "
               "is active; needs use_thermal; auto = the detector's operating point (yolox-nano-msrs: on; other "
@@ -79,7 +83,7 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
 def create_detection(values: dict[str, Any]) -> DetectionStage:
     runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
     point = operating_point_config(values)
-    return DetectionStage.create(values["detector"], runtime, point.min_score, point.second_look_score,
+    return DetectionStage.create(values["detector"], runtime, point.min_score, point.candidate_floor(),
                                  point.thermal_stream, values["imgsz"])
 
 

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "min_score": AUTO_SCORE,  # detections below are dropped (published and referred)
     "second_look_score": AUTO_SCORE,  # referring: a category text that matched nothing >= min_score looks down to this
     "thermal_stream": AUTO,  # referring: also detect people on the thermal frame and merge them (one more run)
+    "score_margin": AUTO_SCORE,  # referring: detections within min_score +- this are weighed as uncertain; 0 = off
     "max_text_length": 1024,
     "default_text": "",
     "use_thermal": True,
@@ -70,7 +71,7 @@ def thermal_config(values: Mapping[str, Any]) -> ThermalNormalization:
 def operating_point_config(values: Mapping[str, Any]) -> OperatingPoint:
     """The detection / referring scores and thermal stream from the parameter values ("auto": the detector's)."""
     return resolve_operating_point(values["detector"], values["min_score"], values["second_look_score"],
-                                   values["thermal_stream"])
+                                   values["thermal_stream"], score_margin=values["score_margin"])
 
 
 def sync_config(values: Mapping[str, Any]) -> SyncConfig:

@@ -71,11 +71,11 @@ class Pipeline:
             runtime = RuntimeOptions(values["backend"], values["device"], "fp32", values["threads"])
             point = operating_point_config(values)
             detection = DetectionStage.create(values["detector"], runtime, point.min_score,
-                                              point.second_look_score if refer else None,
+                                              point.candidate_floor() if refer else None,
                                               point.thermal_stream and refer, values["imgsz"])
         if refer:
             referring = ReferringStage.create(values["person_min_thermal_contrast"], point.min_score,
-                                              point.second_look_score)
+                                              point.second_look_score, point.score_margin)
         text = ActiveText(values["default_text"], values["max_text_length"])
         edit_referring = ReferringStage.for_edits() if detection is not None else None
         edits = EditStage(edit_referring, values["max_text_length"])

@@ -222,7 +222,7 @@ class DetectionStage:
         info = self.detector.info() if hasattr(self.detector, "info") else {}
         keys = ("model", "name", "backend", "device", "precision", "input_size")
         look = f"{self.candidate_score:g}" if self.candidate_score < self.min_score else "off"
-        scores = (f"min_score={self.min_score:g}, second_look={look}, "
+        scores = (f"min_score={self.min_score:g}, referring_down_to={look}, "
                   f"thermal_stream={'on' if self.thermal_stream else 'off'}")  # the operating point in use
         return ", ".join([*(f"{k}={info[k]}" for k in keys if k in info), scores])
 
@@ -310,9 +310,10 @@ class ReferringStage:
 
     @classmethod
     def create(cls, person_min_thermal_contrast: float | None = None, min_score: float | None = None,
-               second_look_score: float | None = None) -> ReferringStage:
-        """``person_min_thermal_contrast``: see ``core/referring/thermal_check.py``; ``min_score`` and
-        ``second_look_score``: see :class:`~ris_fusion_ros.core.referring.Referrer` (None = their defaults)."""
+               second_look_score: float | None = None, score_margin: float | None = None) -> ReferringStage:
+        """``person_min_thermal_contrast``: see ``core/referring/thermal_check.py``; ``min_score``,
+        ``second_look_score`` and ``score_margin``: see :class:`~ris_fusion_ros.core.referring.Referrer` (None =
+        their defaults)."""
         try:
             from ..referring import Referrer
             from ..referring.thermal_check import ThermalCheck
@@ -324,6 +325,8 @@ class ReferringStage:
             scores["min_score"] = float(min_score)
         if second_look_score is not None:
             scores["second_look_score"] = float(second_look_score)
+        if score_margin is not None:
+            scores["score_margin"] = float(score_margin)
         return cls(Referrer(thermal_check=check, **scores))
 
     @classmethod

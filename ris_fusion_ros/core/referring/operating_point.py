@@ -14,7 +14,8 @@ from typing import Any
 
 from ..detection.types import OPERATING_SCORE
 from ..errors import ConfigError
-from .referrer import DEFAULT_SECOND_LOOK_SCORE, validate_scores
+from .referrer import DEFAULT_SECOND_LOOK_SCORE, candidate_floor, validate_scores
+from .weighing import validate_margin
 
 #: A score parameter at this value (any negative one) means "the detector's operating point".
 AUTO_SCORE = -1.0
@@ -25,15 +26,27 @@ AUTO = "auto"
 class OperatingPoint:
     """Instances are the detections >= ``min_score`` (also the published ones); a category text that matched
     none is matched again down to ``second_look_score`` (None: no second look); ``thermal_stream``: the people
-    the detector finds on the thermal frame join the instances."""
+    the detector finds on the thermal frame join the instances; ``score_margin`` > 0: the referrer weighs the
+    detections within ``min_score`` +- it as uncertain (``weighing.py``)."""
 
     min_score: float
     second_look_score: float | None
     thermal_stream: bool
+    score_margin: float = 0.0
+
+    def referrer_scores(self) -> dict[str, Any]:
+        """The :class:`~ris_fusion_ros.core.referring.Referrer` keyword arguments of this point."""
+        return {"min_score": self.min_score, "second_look_score": self.second_look_score,
+                "score_margin": self.score_margin}
+
+    def candidate_floor(self) -> float:
+        """The lowest score the referrer looks at: what the detector must output for it."""
+        return candidate_floor(self.min_score, self.second_look_score, self.score_margin)
 
     def describe(self) -> str:
         look = f"second look {self.second_look_score:g}" if self.second_look_score is not None else "no second look"
-        return f"conf {self.min_score:g}, {look}, thermal stream {'on' if self.thermal_stream else 'off'}"
+        margin = f", score margin {self.score_margin:g}" if self.score_margin else ""
+        return f"conf {self.min_score:g}, {look}{margin}, thermal stream {'on' if self.thermal_stream else 'off'}"
 
 
 GENERIC = OperatingPoint(OPERATING_SCORE, DEFAULT_SECOND_LOOK_SCORE, False)
@@ -49,10 +62,12 @@ def detector_operating_point(detector: str) -> OperatingPoint:
 
 def resolve_operating_point(detector: str, min_score: float | None = AUTO_SCORE,
                             second_look_score: float | None = AUTO_SCORE,
-                            thermal_stream: Any = AUTO, stream_applies: bool = True) -> OperatingPoint:
-    """The operating point from parameter values: a negative score (or None for ``min_score``) and
-    ``thermal_stream`` "auto" (or None) take the detector's; ``second_look_score`` None or >= the floor = off.
-    ``stream_applies`` False (instances that are not a visible-light frame's detections): "auto" means off."""
+                            thermal_stream: Any = AUTO, stream_applies: bool = True,
+                            score_margin: float | None = AUTO_SCORE) -> OperatingPoint:
+    """The operating point from parameter values: a negative score (or None for ``min_score`` and
+    ``score_margin``) and ``thermal_stream`` "auto" (or None) take the detector's; ``second_look_score`` None or
+    >= the floor = off. ``stream_applies`` False (instances that are not a visible-light frame's detections):
+    "auto" means off."""
     own = detector_operating_point(detector)
     if not stream_applies and _is_auto(thermal_stream):
         thermal_stream = False
@@ -62,8 +77,9 @@ def resolve_operating_point(detector: str, min_score: float | None = AUTO_SCORE,
     else:
         second = second_look_score
     floor, second = validate_scores(floor, second)
+    margin = own.score_margin if score_margin is None or float(score_margin) < 0 else validate_margin(score_margin)
     return OperatingPoint(floor, second, own.thermal_stream if _is_auto(thermal_stream) else parse_switch(
-        thermal_stream, "thermal_stream"))
+        thermal_stream, "thermal_stream"), margin)
 
 
 def parse_switch(value: Any, name: str) -> bool:

@@ -16,6 +16,7 @@ from .parser import Parser, Query
 from .select import Frame, Outcome, execute
 from .thermal_check import ThermalCheck
 from .types import ReferredSelection
+from .weighing import validate_margin, weigh
 
 #: Detections at or above this score are the instances a text is matched against first.
 DEFAULT_MIN_SCORE = OPERATING_SCORE
@@ -38,9 +39,11 @@ def validate_scores(min_score: float, second_look_score: float | None) -> tuple[
     return min_score, (second if second < min_score else None)
 
 
-def candidate_floor(min_score: float, second_look_score: float | None) -> float:
-    """The lowest detection score the referrer looks at (the second-look floor when it is on)."""
-    return min(float(min_score), float(second_look_score) if second_look_score is not None else float(min_score))
+def candidate_floor(min_score: float, second_look_score: float | None, score_margin: float = 0.0) -> float:
+    """The lowest detection score the referrer looks at (the second-look floor when it is on, the bottom of
+    the score margin when that is lower)."""
+    floor = float(min_score) - float(score_margin)
+    return max(0.0, min(floor, float(second_look_score) if second_look_score is not None else floor))
 
 
 class Referrer:
@@ -55,14 +58,19 @@ class Referrer:
     (a missed person is more often a low-scored one than an absent one). Give the referrer the detector's
     output down to the second-look floor for it to work; ``second_look_score`` None (or >= ``min_score``)
     turns it off.
+
+    ``score_margin`` m > 0 weighs the detections of the text's classes scoring within ``min_score`` +- m as
+    uncertain and returns the answer most probable over which of them are real (``weighing.py``); give the
+    referrer the detector's output down to ``min_score - m``. 0 = the hard floor.
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, cache_size: int = 256,
                  thermal_check: ThermalCheck | None = None, min_score: float = DEFAULT_MIN_SCORE,
-                 second_look_score: float | None = DEFAULT_SECOND_LOOK_SCORE) -> None:
+                 second_look_score: float | None = DEFAULT_SECOND_LOOK_SCORE, score_margin: float = 0.0) -> None:
         self.parser = Parser(CategoryResolver(threshold))
         self.thermal_check = thermal_check or ThermalCheck()
         self.min_score, self.second_look_score = validate_scores(min_score, second_look_score)
+        self.score_margin = validate_margin(score_margin)
         self._cache: OrderedDict[str, Query] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -104,11 +112,19 @@ class Referrer:
         query = self.parse(text)
         checked = self.thermal_check.keep(detections, thermal)
         considered = [i for i in checked if detections[i].score >= self.min_score]
-        outcome = _execute(query, detections, checked, self.min_score, (width, height), thermal)
+        frame = Frame(detections, (width, height), thermal)
+        weighing = ""
+        if self.score_margin > 0:
+            low = self.min_score - self.score_margin
+            weighed = weigh(query, frame, [i for i in checked if detections[i].score >= low], self.min_score,
+                            self.score_margin)
+            outcome, weighing = weighed.outcome, weighed.note()
+        else:
+            outcome = _execute(query, frame, checked, self.min_score)
         second_look, floor = "", self.min_score
         if not outcome.selected and query.category.classes and self.second_look_score is not None:
             floor = self.second_look_score
-            retry = _execute(query, detections, checked, floor, (width, height), thermal)
+            retry = _execute(query, frame, checked, floor)
             if retry.selected:
                 outcome, second_look = retry, f"; second look (scores >= {floor:g})"
             else:
@@ -116,7 +132,7 @@ class Referrer:
         kept = set(checked)
         dropped = sum(1 for i, d in enumerate(detections) if d.score >= floor and i not in kept)
         dropped_note = f"; {dropped} person box(es) not warmer than their surroundings left out" if dropped else ""
-        dropped_note = second_look + dropped_note
+        dropped_note = weighing + second_look + dropped_note
         scores = [0.0] * len(detections)
         if not outcome.selected:
             return ReferredSelection(text=text, mask=np.zeros((height, width), np.uint8), detections=detections,
@@ -139,11 +155,10 @@ class Referrer:
                                  classes=tuple(query.category.classes), considered=considered)
 
 
-def _execute(query: Query, detections: Sequence[Detection], checked: Sequence[int], floor: float,
-             size: tuple[int, int], thermal: np.ndarray | None) -> Outcome:
-    """``query`` over the thermally checked detections scoring >= ``floor``; indices into ``detections``."""
-    eligible = [i for i in checked if detections[i].score >= floor]
-    outcome = execute(query, Frame([detections[i] for i in eligible], size, thermal))
+def _execute(query: Query, frame: Frame, checked: Sequence[int], floor: float) -> Outcome:
+    """``query`` over the thermally checked detections scoring >= ``floor``; indices into the frame's."""
+    eligible = [i for i in checked if frame.detections[i].score >= floor]
+    outcome = execute(query, frame.subset(eligible))
     outcome.selected = [eligible[i] for i in outcome.selected]
     return outcome
 

@@ -30,6 +30,13 @@ class Frame:
     size: tuple[int, int]
     thermal: np.ndarray | None = None
     _heat: list[float] | None = field(default=None, repr=False)
+    _source: tuple[Frame, list[int]] | None = field(default=None, repr=False)
+
+    def subset(self, indices: Sequence[int]) -> Frame:
+        """The frame with only ``detections[indices]``; it shares this frame's thermal readings, which are
+        measured once however many subsets ask (the referrer's weighing answers many of them)."""
+        indices = list(indices)
+        return Frame([self.detections[i] for i in indices], self.size, self.thermal, _source=(self, indices))
 
     def key(self, index: int, key: str) -> float:
         det = self.detections[index]
@@ -49,6 +56,10 @@ class Frame:
         raise ValueError(f"unknown order key {key!r}")
 
     def heat(self) -> list[float]:
+        if self._heat is None and self._source is not None:
+            parent, indices = self._source
+            everything = parent.heat()
+            self._heat = [everything[i] for i in indices]
         if self._heat is None:
             assert self.thermal is not None
             values = []
