@@ -63,7 +63,8 @@ DETECTOR_PARAMS: tuple[ParamSpec, ...] = (
               "detectors: 0.15)", AUTO_SCORE, 1.0, read_only=True),
     ParamSpec("score_margin", AUTO_SCORE, "referring: detections of the text's classes scoring within min_score +- "
               "this are weighed as uncertain (each real with a probability rising across the band) and the answer "
-              "most probable over them wins; 0 = a hard floor at min_score; -1 = the detector's operating point",
+              "most probable over them wins; 0 = a hard floor at min_score; -1 = the detector's operating point "
+              "(yolox-nano-msrs: 0.2, chosen out of fold; other detectors: 0)",
               AUTO_SCORE, 0.5, read_only=True),
     ParamSpec("thermal_stream", AUTO, "referring: also run the detector on fused/thermal and merge the people it "
               "finds into the referring instances (weighted box fusion; both frames in one batched run) while a text "
