@@ -12,6 +12,7 @@ from ris_fusion_ros.core.detection.finetune.loss import YoloV5Loss, assign, box_
 from ris_fusion_ros.core.detection.finetune.samples import (  # noqa: E402
     Augment,
     Sample,
+    balance_weights,
     collate,
     map_classes,
     place,
@@ -201,11 +202,12 @@ def test_train_detector_command_mixes_inputs_and_caches_fused_frames(shared_root
     out, cache = tmp_path / "d.pt", tmp_path / "fused"
     args = ["--no-progress", "train", "detector", "--split", str(split), "--fusion", "average,infrared",
             "--fused-from", str(cache), "--epochs", "1", "--batch", "1", "--model", "yolov5n", "--imgsz", "320",
-            "--out", str(out)]
+            "--balance", "1", "--out", str(out)]
     assert main(args) == 0
     assert (cache / "average" / "00008N.png").is_file() and not (cache / "infrared").exists()
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["inputs"] == ["average", "infrared"] and meta["pair_ids"] == ["00008N"]
+    assert meta["config"]["balance"] == 1.0
     assert out.with_suffix(".onnx").is_file()
     import onnx
 
@@ -251,3 +253,18 @@ def test_mosaic_puts_four_frames_around_the_centre_and_their_boxes_follow():
     assert len(boxes) == 1 and boxes[0, 0] == 2
     with pytest.raises(ConfigError, match="4 samples"):
         mosaic(samples[:3], (64, 64), rng, augment)
+
+
+def test_frames_with_rare_classes_are_drawn_more_often_by_their_repeat_factor():
+    image = np.zeros((8, 8, 3), np.uint8)
+
+    def frame(*classes: int) -> Sample:
+        return Sample("x", image, np.array([[c, 0, 0, 4, 4] for c in classes], np.float32).reshape(-1, 5))
+
+    samples = [frame(0), frame(0), frame(0, 1), frame()]  # person in 3 of 4 frames, bicycle in 1
+    weights = balance_weights(samples, 1.0)
+    assert weights == pytest.approx([np.sqrt(4 / 3), np.sqrt(4 / 3), 2.0, 1.0])  # max over a frame's classes
+    assert balance_weights(samples, 0.0).tolist() == [1.0] * 4
+    assert balance_weights(samples, 0.1).tolist() == [1.0] * 4  # no class rarer than the threshold
+    with pytest.raises(ConfigError, match="class-balance threshold"):
+        balance_weights(samples, -1.0)

@@ -44,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extra-labels", metavar="DIRS",
                         help="comma-separated label folders under the data root annotated on other images of the same "
                              "pairs (MSRS: labels/ir,labels/vi); their objects the training labels lack are added")
+    parser.add_argument("--balance", type=float, default=0.0,
+                        help="class-balanced draws: each frame is drawn with weight max(1, sqrt(B / f)) over its "
+                             "classes, f the share of frames holding the class (repeat factors, Gupta et al. 2019); "
+                             "epochs keep their length (default 0 = every frame once per epoch)")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
@@ -103,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--fusion needs distinct input names, got {args.fusion!r}")
     if not 0.0 <= args.mosaic <= 1.0:
         raise ConfigError(f"--mosaic must be within [0, 1], got {args.mosaic}")
+    if args.balance < 0:
+        raise ConfigError(f"--balance must be >= 0, got {args.balance}")
     if args.imgsz < 64 or args.imgsz % 32:
         raise ConfigError(f"--imgsz must be a multiple of 32 and at least 64, got {args.imgsz}")
     dataset = open_dataset(args.dataset, args.data_root, split=args.split, shared=args.shared_root)
@@ -117,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     lr = LEARNING_RATES[args.model] if args.lr is None else args.lr
     config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=lr, seed=args.seed, threads=args.threads,
                             frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic),
-                            canvas=(args.imgsz, args.imgsz))
+                            canvas=(args.imgsz, args.imgsz), balance=args.balance)
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]),
                   "dataset": portable_path(dataset.root, args.shared_root),
                   "split": args.split, "inputs": inputs, "extra_labels": extra}

@@ -42,6 +42,21 @@ class Sample:
         return self.image if index == 0 else self.alternatives[index - 1]
 
 
+def balance_weights(samples: Sequence[Sample], threshold: float) -> np.ndarray:
+    """How often each sample is drawn relative to the others: max over its classes of max(1, sqrt(threshold / f)),
+    f the share of the samples that contain the class (the repeat factor of Gupta et al., LVIS, CVPR 2019), so
+    frames with rare classes come more often; 1 for every sample when ``threshold`` is 0."""
+    if threshold < 0:
+        raise ConfigError(f"the class-balance threshold must be >= 0, got {threshold}")
+    classes = [set(int(c) for c in s.boxes[:, 0]) if len(s.boxes) else set() for s in samples]
+    counts: dict[int, int] = {}
+    for present in classes:
+        for c in present:
+            counts[c] = counts.get(c, 0) + 1
+    n = max(1, len(samples))
+    return np.array([max([1.0, *(np.sqrt(threshold / (counts[c] / n)) for c in present)]) for present in classes])
+
+
 @dataclass(frozen=True)
 class Augment:
     """Jitter ranges; ``plain_share`` of draws use the exact inference letterbox (no jitter but flips);

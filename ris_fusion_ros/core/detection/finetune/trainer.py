@@ -33,7 +33,7 @@ from ..yolox import LICENSE as YOLOX_LICENSE
 from ..yolox import STRIDES as YOLOX_STRIDES
 from ..yolox import load_onnx_weights
 from .loss import LossWeights, YoloV5Loss
-from .samples import Augment, Sample, collate, draw
+from .samples import Augment, Sample, balance_weights, collate, draw
 from .yolox_loss import YoloXLoss
 
 BACKBONE_LAYERS = 10  # 0-9; computed without a graph when all of them are frozen
@@ -58,6 +58,7 @@ class FinetuneConfig:
     distill: float = 1.0
     frozen_layers: int = BACKBONE_LAYERS  # the first N layers keep their weights and BatchNorm statistics
     augment: Augment = field(default_factory=Augment)
+    balance: float = 0.0  # > 0: frames with rare classes drawn more often (balance_weights); same epoch length
 
 
 class WeightAverage:
@@ -190,6 +191,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
+    weights_of = balance_weights(samples, config.balance) if config.balance > 0 else None
     trainee = trainee_for(weights, config)
     params = trainee.params
     optimizer = torch.optim.SGD(_param_groups(params, config.weight_decay), lr=config.lr,
@@ -206,7 +208,8 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     step = 0
     for epoch in range(1, config.epochs + 1):
         trainee.train_mode()
-        order = rng.permutation(len(samples))
+        order = rng.permutation(len(samples)) if weights_of is None else \
+            rng.choice(len(samples), size=len(samples), p=weights_of / weights_of.sum())
         sums: dict[str, float] = {}
         for first in range(0, len(order), config.batch):
             items = [draw(samples, int(i), config.canvas, rng, config.augment)
