@@ -17,6 +17,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
@@ -71,9 +72,32 @@ class ParamSpec:
 
 
 def declare_parameters(node: Node, specs: Iterable[ParamSpec]) -> None:
-    """Declare every parameter of the table with its descriptor (overrides from YAML/CLI apply)."""
+    """Declare every parameter of the table with its descriptor (overrides from YAML/CLI apply).
+
+    A whole number given for a floating-point parameter (``-p score_margin:=0``, ``min_score: 1`` in YAML) is
+    taken as that float: rclpy would refuse it and the node would not start. Any other type mismatch is
+    refused with the parameter's name, the value given and the type expected.
+    """
     for spec in specs:
-        node.declare_parameter(spec.name, spec.default, spec.descriptor())
+        try:
+            node.declare_parameter(spec.name, spec.default, spec.descriptor())
+        except InvalidParameterTypeException:
+            given = _override_value(node, spec.name, spec.default)
+            if not _is_float(spec.default) or isinstance(given, bool) or not isinstance(given, int):
+                raise ValueError(f"parameter {spec.name}: got {given!r} of type {type(given).__name__}, expected "
+                                 f"type {type(spec.default).__name__} (default {spec.default!r})") from None
+            node.declare_parameter(spec.name, float(given), spec.descriptor(), ignore_override=True)
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, float)
+
+
+def _override_value(node: Node, name: str, default: Any) -> Any:
+    """The value the overrides give ``name`` (declared for a moment with any type, then undeclared)."""
+    value = node.declare_parameter(name, default, ParameterDescriptor(dynamic_typing=True)).value
+    node.undeclare_parameter(name)
+    return value
 
 
 def parameter_values(node: Node, specs: Iterable[ParamSpec]) -> dict[str, Any]:
