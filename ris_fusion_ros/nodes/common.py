@@ -17,7 +17,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-from rclpy.exceptions import InvalidParameterTypeException
+from rclpy.exceptions import InvalidParameterTypeException, ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
@@ -71,12 +71,17 @@ class ParamSpec:
         return desc
 
 
+class ParameterError(ValueError):
+    """A parameter override the node cannot start with (the message names the parameter and the fix)."""
+
+
 def declare_parameters(node: Node, specs: Iterable[ParamSpec]) -> None:
     """Declare every parameter of the table with its descriptor (overrides from YAML/CLI apply).
 
     A whole number given for a floating-point parameter (``-p score_margin:=0``, ``min_score: 1`` in YAML) is
-    taken as that float: rclpy would refuse it and the node would not start. Any other type mismatch is
-    refused with the parameter's name, the value given and the type expected.
+    taken as that float: rclpy would refuse it and the node would not start. Any other type mismatch, and an
+    override without a value (``[]`` in a Jazzy params file has no type, so rclpy leaves the parameter unset and
+    the first read fails), raise :class:`ParameterError` naming the parameter.
     """
     for spec in specs:
         try:
@@ -84,9 +89,16 @@ def declare_parameters(node: Node, specs: Iterable[ParamSpec]) -> None:
         except InvalidParameterTypeException:
             given = _override_value(node, spec.name, spec.default)
             if not _is_float(spec.default) or isinstance(given, bool) or not isinstance(given, int):
-                raise ValueError(f"parameter {spec.name}: got {given!r} of type {type(given).__name__}, expected "
-                                 f"type {type(spec.default).__name__} (default {spec.default!r})") from None
+                raise ParameterError(f"parameter {spec.name}: got {given!r} of type {type(given).__name__}, "
+                                     f"expected type {type(spec.default).__name__} (default {spec.default!r})"
+                                     ) from None
             node.declare_parameter(spec.name, float(given), spec.descriptor(), ignore_override=True)
+        try:
+            node.get_parameter(spec.name)
+        except ParameterUninitializedException:
+            raise ParameterError(f"parameter {spec.name}: the overrides give it no value (an empty list [] has no "
+                                 f"type in a ROS 2 params file); give a {type(spec.default).__name__} or leave it "
+                                 f"out for the default {spec.default!r}") from None
 
 
 def _is_float(value: Any) -> bool:

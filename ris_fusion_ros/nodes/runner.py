@@ -21,6 +21,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, Si
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 
+from .common import ParameterError
 from .middleware import apply_dds_profile
 
 SPIN_PERIOD_S = 0.1  # the spin loop's longest wait: how late a stop signal may be seen
@@ -87,6 +88,9 @@ def spin_nodes(build: Callable[[], Sequence[Any]], argv: Sequence[str] | None, *
         return 0 if ok else 1
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0
+    except ParameterError as exc:  # a bad override: one line that names it, not a traceback
+        rclpy.logging.get_logger("ris_fusion_ros").error(f"cannot start: {exc}")
+        return 2
     except Exception:
         if rclpy.ok():  # a real failure; one raised because the context went down mid-start is not
             raise
