@@ -198,8 +198,8 @@ class FrameStageNode(WorkerLifecycleNode):
 
     # ----------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        values = parameter_values(self, self.PARAMS)
         try:
+            values = parameter_values(self, self.PARAMS)
             self._load(values)
         except Exception as exc:  # every reason must reach the caller, including runtime import errors
             kind = "configuration" if isinstance(exc, RisFusionError) else type(exc).__name__

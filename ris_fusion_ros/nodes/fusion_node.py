@@ -193,8 +193,8 @@ class FusionNode(WorkerLifecycleNode):
 
     # ----------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        values = parameter_values(self, PARAMS)
         try:
+            values = parameter_values(self, PARAMS)
             sync = sync_config(values)
             stage = FusionStage.from_values(values)  # loads the model: a bad backend/device fails here
             edits = EditStage(ReferringStage.for_edits(), int(values["max_text_length"]))
