@@ -15,6 +15,7 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,6 +69,17 @@ def _time(fn: Callable[[], object], runs: int) -> list[float]:
     return samples
 
 
+def _refer_in_turn(referrer: Referrer, jobs: list[tuple[str, Any, list]]) -> Callable[[], None]:
+    """A call that refers the next (text, pair, instances) of ``jobs``, round robin (cached texts)."""
+    order = iter(range(10 ** 9))
+
+    def refer_next() -> None:
+        text, pair, instances = jobs[next(order) % len(jobs)]
+        referrer.refer(text, instances, pair.size, thermal=pair.ir)
+
+    return refer_next
+
+
 def run(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.frames < 1:
         raise ConfigError("--runs and --frames must be at least 1")
@@ -99,13 +111,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = [(t, pair, dets) for pair, dets in frames for t in
             [e["text"] for e in expressions if e["image"] == pair.pair_id]]
 
-    job_order = iter(range(10 ** 9))
-
-    def refer_one() -> None:
-        text, pair, dets = jobs[next(job_order) % len(jobs)]
-        referrer.refer(text, dets, pair.size, thermal=pair.ir)
-
-    refer = _time(refer_one, args.runs)
+    refer = _time(_refer_in_turn(referrer, jobs), args.runs)
     n_det = np.mean([len(d) for _, d in frames])
     rows = [f"| sentence encoder load (once per process) | {load_s * 1000:.0f} | – | – | 1 |",
             f"| parse a new text (encoder loaded; encodes nouns outside the lexicon) | {_stats(parse)} |",
@@ -142,14 +148,8 @@ def run(args: argparse.Namespace) -> int:
 
         combined = _time(both, args.detector_runs)
         instances = {p.pair_id: source.detect(image_of[p.pair_id], p.ir) for p in pairs}
-        detected_jobs = [(e["text"], p) for p in pairs for e in expressions if e["image"] == p.pair_id]
-        counter4 = iter(range(10 ** 9))
-
-        def refer_detected() -> None:
-            text, p = detected_jobs[next(counter4) % len(detected_jobs)]
-            referrer.refer(text, instances[p.pair_id], p.size, thermal=p.ir)
-
-        referring = _time(refer_detected, args.runs)
+        referring = _time(_refer_in_turn(referrer, [(t, pair, instances[pair.pair_id]) for t, pair, _ in jobs]),
+                          args.runs)
         rows.append(f"| {args.detector} on the {args.input} frame | {_stats(detect)} |")
         stream = " + the detector on the infrared frame, merged (thermal stream)" if source.thermal_stream else ""
         rows.append(f"| {args.detector}{stream} + referring (cached text) | {_stats(combined)} |")

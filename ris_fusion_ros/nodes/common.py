@@ -88,7 +88,7 @@ def declare_parameters(node: Node, specs: Iterable[ParamSpec]) -> None:
             node.declare_parameter(spec.name, spec.default, spec.descriptor())
         except InvalidParameterTypeException:
             given = _override_value(node, spec.name, spec.default)
-            if not _is_float(spec.default) or isinstance(given, bool) or not isinstance(given, int):
+            if not isinstance(spec.default, float) or isinstance(given, bool) or not isinstance(given, int):
                 raise ParameterError(f"parameter {spec.name}: got {given!r} of type {type(given).__name__}, "
                                      f"expected type {type(spec.default).__name__} (default {spec.default!r})"
                                      ) from None
@@ -99,10 +99,6 @@ def declare_parameters(node: Node, specs: Iterable[ParamSpec]) -> None:
             raise ParameterError(f"parameter {spec.name}: the overrides give it no value (an empty list [] has no "
                                  f"type in a ROS 2 params file); give a {type(spec.default).__name__} or leave it "
                                  f"out for the default {spec.default!r}") from None
-
-
-def _is_float(value: Any) -> bool:
-    return isinstance(value, float)
 
 
 def _override_value(node: Node, name: str, default: Any) -> Any:

@@ -190,7 +190,8 @@ class DetectionStage:
         if not 0.0 <= float(min_score) <= 1.0:
             raise ConfigError(f"min_score must be within 0-1, got {min_score}")
         if candidate_score is not None and not 0.0 <= float(candidate_score) <= 1.0:
-            raise ConfigError(f"second_look_score must be within 0-1, got {candidate_score}")
+            raise ConfigError(f"candidate_score (the lowest score referring looks at) must be within 0-1, got "
+                              f"{candidate_score}")
         self.detector = detector
         self.min_score = float(min_score)
         self.candidate_score = candidate_floor(self.min_score, candidate_score)
@@ -320,13 +321,8 @@ class ReferringStage:
         except ImportError as exc:
             raise ConfigError(f"the referring core is not available in this installation ({exc})") from exc
         check = None if person_min_thermal_contrast is None else ThermalCheck(float(person_min_thermal_contrast))
-        scores: dict[str, float] = {}
-        if min_score is not None:
-            scores["min_score"] = float(min_score)
-        if second_look_score is not None:
-            scores["second_look_score"] = float(second_look_score)
-        if score_margin is not None:
-            scores["score_margin"] = float(score_margin)
+        given = {"min_score": min_score, "second_look_score": second_look_score, "score_margin": score_margin}
+        scores = {name: float(value) for name, value in given.items() if value is not None}
         return cls(Referrer(thermal_check=check, **scores))
 
     @classmethod

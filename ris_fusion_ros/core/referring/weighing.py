@@ -69,22 +69,23 @@ def weigh(query: Query, frame: Frame, eligible: Sequence[int], min_score: float,
                        key=lambda i: (abs(odds[i] - 0.5), i))
     enumerated = uncertain[:MAX_UNCERTAIN]
     fixed = [i for i in eligible if i not in enumerated and dets[i].score >= min_score]
-    hard = tuple(sorted(fixed + [i for i in enumerated if dets[i].score >= min_score]))
+    hard_bits = sum(1 << j for j, u in enumerate(enumerated) if dets[u].score >= min_score)  # the hard floor's set
     totals: dict[tuple[int, ...], float] = {}
     best: dict[tuple[int, ...], tuple[float, Outcome]] = {}
     hard_key: tuple[int, ...] = ()
     for bits in range(1 << len(enumerated)):
-        chosen = [u for j, u in enumerate(enumerated) if bits >> j & 1]
-        probability = 1.0
+        chosen, probability = [], 1.0
         for j, u in enumerate(enumerated):
-            probability *= odds[u] if bits >> j & 1 else 1.0 - odds[u]
-        world = sorted(fixed + chosen)
-        outcome = _answer(query, frame, world)
+            present = bool(bits >> j & 1)
+            probability *= odds[u] if present else 1.0 - odds[u]
+            if present:
+                chosen.append(u)
+        outcome = _answer(query, frame, sorted(fixed + chosen))
         key = tuple(sorted(outcome.selected))
         totals[key] = totals.get(key, 0.0) + probability
         if key not in best or probability > best[key][0]:
             best[key] = (probability, outcome)
-        if tuple(world) == hard:
+        if bits == hard_bits:
             hard_key = key
     top = max(totals.values())
     winner = hard_key if totals[hard_key] >= top - 1e-12 else max(totals, key=totals.__getitem__)
