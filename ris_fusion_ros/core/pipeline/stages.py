@@ -190,8 +190,7 @@ class DetectionStage:
         if not 0.0 <= float(min_score) <= 1.0:
             raise ConfigError(f"min_score must be within 0-1, got {min_score}")
         if candidate_score is not None and not 0.0 <= float(candidate_score) <= 1.0:
-            raise ConfigError(f"candidate_score (the lowest score referring looks at) must be within 0-1, got "
-                              f"{candidate_score}")
+            raise ConfigError(f"second_look_score must be within 0-1, got {candidate_score}")
         self.detector = detector
         self.min_score = float(min_score)
         self.candidate_score = candidate_floor(self.min_score, candidate_score)
