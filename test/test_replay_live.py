@@ -75,7 +75,9 @@ def test_live_nodes_reproduce_the_offline_replay(tmp_path):
 
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
-    graph = Graph(ctx, **PARAMS)
+    # a loaded machine can deliver fused/thermal after the default 0.1 s wait: the frame would then be referred
+    # without its thermal image (box masks instead of thermal ones), which the offline replay never does
+    graph = Graph(ctx, **PARAMS, thermal_wait_seconds=2.0)
     try:
         graph.start()
         fusion = graph.nodes["fusion"]
@@ -100,6 +102,7 @@ def test_live_nodes_reproduce_the_offline_replay(tmp_path):
         live_results = {stamp_ns(m): m for m in graph.got["result"]}
         live_fused = {stamp_ns(m): m for m in fused}
         live_det = {stamp_ns(m): m for m in graph.got["det"]}
+        assert graph.nodes["referring"].thermal_missing == 0  # every referred frame had its thermal image
     finally:
         graph.close()
         rclpy.try_shutdown(context=ctx)
