@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="class-balanced draws: each frame is drawn with weight max(1, sqrt(B / f)) over its "
                              "classes, f the share of frames holding the class (repeat factors, Gupta et al. 2019); "
                              "epochs keep their length (default 0 = every frame once per epoch)")
+    parser.add_argument("--paste", type=float, default=0.0,
+                        help="copy-paste: share of the drawn frames (mosaic tiles included) that get 1-3 labelled "
+                             "objects of other training frames pasted in, with a margin of their surroundings, at "
+                             "their own height, moved sideways, classes drawn equally often, never over a "
+                             "labelled object (Ghiasi et al. 2021), 0-1 (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
@@ -56,13 +61,13 @@ LEARNING_RATES = {"yolov5n": 0.01, "yolov5n-seg": 0.01, "yolox-nano": 0.002}
 
 
 def default_output(model: str, inputs: list[str], split: str | None, seed: int, freeze: int,
-                   mosaic: float = 0.0, imgsz: int = 640, extra_labels: bool = False) -> Path:
+                   mosaic: float = 0.0, imgsz: int = 640, extra_labels: bool = False, paste: float = 0.0) -> Path:
     from ..core.paths import model_cache_dir
 
     split_name = Path(split).stem if split else "all"
     name = inputs[0] if len(inputs) == 1 else f"{inputs[0]}-mix{len(inputs)}"
     tag = (f"-m{mosaic:g}" if mosaic > 0 else "") + (f"-i{imgsz}" if imgsz != 640 else "") + \
-        ("-xl" if extra_labels else "")
+        ("-xl" if extra_labels else "") + (f"-p{paste:g}" if paste > 0 else "")
     return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{name}-{split_name}-f{freeze}{tag}-s{seed}.pt"
 
 
@@ -107,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--fusion needs distinct input names, got {args.fusion!r}")
     if not 0.0 <= args.mosaic <= 1.0:
         raise ConfigError(f"--mosaic must be within [0, 1], got {args.mosaic}")
+    if not 0.0 <= args.paste <= 1.0:
+        raise ConfigError(f"--paste must be within [0, 1], got {args.paste}")
     if args.balance < 0:
         raise ConfigError(f"--balance must be >= 0, got {args.balance}")
     if args.imgsz < 64 or args.imgsz % 32:
@@ -119,10 +126,10 @@ def run(args: argparse.Namespace) -> int:
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress), extra_labels=extra)
     out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze,
-                                                         args.mosaic, args.imgsz, bool(extra))
+                                                         args.mosaic, args.imgsz, bool(extra), args.paste)
     lr = LEARNING_RATES[args.model] if args.lr is None else args.lr
     config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=lr, seed=args.seed, threads=args.threads,
-                            frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic),
+                            frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic, paste=args.paste),
                             canvas=(args.imgsz, args.imgsz), balance=args.balance)
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]),
                   "dataset": portable_path(dataset.root, args.shared_root),

@@ -1,6 +1,6 @@
 """Training samples for detector fine-tuning: fused frames with their boxes, letterboxed the way the
 detector sees them at inference, plus scale / shift / flip / brightness jitter and four-frame mosaics
-(seeded).
+(seeded), optionally with objects of other frames pasted in (:mod:`.paste`).
 
 A sample may carry the same scene rendered by several inputs (our fusion, other fusion methods,
 visible, infrared): each draw then picks one of them, so the detector learns the objects rather than
@@ -19,6 +19,7 @@ from ...data.labels import label_folders, read_label_sets
 from ...errors import ConfigError
 from ..letterbox import FILL
 from ..merge import extra_objects
+from .paste import ObjectPool, paste_objects
 
 MIN_BOX_SIDE = 2.0  # pixels; smaller remnants of cropped boxes are dropped
 MIN_KEPT_AREA = 0.3  # share of a box that must stay inside the canvas
@@ -34,12 +35,19 @@ class Sample:
     boxes: np.ndarray
     alternatives: tuple[np.ndarray, ...] = ()
 
-    def pick(self, rng: np.random.Generator | None) -> np.ndarray:
-        """The image for one draw: uniform over the renderings when there are several and ``rng`` is given."""
+    def pick_index(self, rng: np.random.Generator | None) -> int:
+        """Which rendering one draw shows: uniform over them when there are several and ``rng`` is given."""
         if rng is None or not self.alternatives:
-            return self.image
-        index = int(rng.integers(len(self.alternatives) + 1))
-        return self.image if index == 0 else self.alternatives[index - 1]
+            return 0
+        return int(rng.integers(len(self.alternatives) + 1))
+
+    def rendering(self, index: int) -> np.ndarray:
+        """Rendering ``index`` (0 = the primary image); the primary one when the sample has fewer."""
+        return self.alternatives[index - 1] if 0 < index <= len(self.alternatives) else self.image
+
+    def pick(self, rng: np.random.Generator | None) -> np.ndarray:
+        """The image for one draw (:meth:`pick_index`)."""
+        return self.rendering(self.pick_index(rng))
 
 
 def balance_weights(samples: Sequence[Sample], threshold: float) -> np.ndarray:
@@ -61,7 +69,8 @@ def balance_weights(samples: Sequence[Sample], threshold: float) -> np.ndarray:
 class Augment:
     """Jitter ranges; ``plain_share`` of draws use the exact inference letterbox (no jitter but flips);
     ``mosaic`` of the other draws are four-frame mosaics (:func:`mosaic`), each frame scaled by
-    ``mosaic_scale`` times its letterbox ratio."""
+    ``mosaic_scale`` times its letterbox ratio; ``paste`` of the frames (mosaic tiles included) get up to
+    ``paste_count`` objects of other frames pasted in (:func:`.paste.paste_objects`)."""
 
     scale: tuple[float, float] = (0.6, 1.5)
     brightness: tuple[float, float] = (0.7, 1.3)
@@ -69,6 +78,8 @@ class Augment:
     plain_share: float = 0.3
     mosaic: float = 0.0
     mosaic_scale: tuple[float, float] = (0.5, 1.0)
+    paste: float = 0.0
+    paste_count: int = 3
 
 
 def map_classes(boxes: np.ndarray, dataset_names: Sequence[str], model_names: Sequence[str]) -> np.ndarray:
@@ -112,8 +123,19 @@ def _flip_and_brighten(out: np.ndarray, boxes: np.ndarray, rng: np.random.Genera
     return out, boxes
 
 
+def _frame(sample: Sample, rng: np.random.Generator | None, augment: Augment | None,
+           pool: ObjectPool | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rendering one draw shows and its boxes, with objects of other frames pasted in for a share
+    ``augment.paste`` of draws when a pool is given (no random draw is spent on pasting otherwise)."""
+    index = sample.pick_index(rng if augment is not None else None)
+    image, boxes = sample.rendering(index), sample.boxes
+    if augment is not None and pool is not None and augment.paste > 0 and rng.random() < augment.paste:
+        image, boxes = paste_objects(image, boxes, index, pool, rng, int(rng.integers(1, augment.paste_count + 1)))
+    return image, boxes
+
+
 def mosaic(samples: Sequence[Sample], canvas: tuple[int, int], rng: np.random.Generator,
-           augment: Augment) -> tuple[np.ndarray, np.ndarray]:
+           augment: Augment, pool: ObjectPool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Four samples in the four corners around a random centre of the canvas (the YOLOv4/v5 mosaic,
     Bochkovskiy et al. 2020): more objects, at more scales and cut at more edges, per training image.
 
@@ -128,7 +150,7 @@ def mosaic(samples: Sequence[Sample], canvas: tuple[int, int], rng: np.random.Ge
     out = np.full((ch, cw, 3), FILL, np.uint8)
     all_boxes = []
     for corner, sample in enumerate(samples):
-        image = sample.pick(rng)
+        image, sample_boxes = _frame(sample, rng, augment, pool)
         h, w = image.shape[:2]
         ratio = min(ch / h, cw / w) * float(rng.uniform(*augment.mosaic_scale))
         nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
@@ -142,31 +164,31 @@ def mosaic(samples: Sequence[Sample], canvas: tuple[int, int], rng: np.random.Ge
             continue
         resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         out[y0:y1, x0:x1] = resized[y0 - top:y1 - top, x0 - left:x1 - left]
-        all_boxes.append(_shift_boxes(sample.boxes, ratio, left, top, window))
+        all_boxes.append(_shift_boxes(sample_boxes, ratio, left, top, window))
     boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 5), np.float32)
     return _flip_and_brighten(out, boxes, rng, augment, True)
 
 
 def draw(samples: Sequence[Sample], index: int, canvas: tuple[int, int], rng: np.random.Generator | None,
-         augment: Augment | None) -> tuple[np.ndarray, np.ndarray]:
+         augment: Augment | None, pool: ObjectPool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One training image: sample ``index`` placed (:func:`place`), or with probability ``augment.mosaic``
-    among the jittered draws a mosaic of it and three random others."""
+    among the jittered draws a mosaic of it and three random others; ``pool``: the objects pasting draws from."""
     if augment is not None and augment.mosaic > 0 and rng.random() >= augment.plain_share \
             and rng.random() < augment.mosaic:
         others = rng.integers(0, len(samples), 3)
-        return mosaic([samples[index]] + [samples[int(i)] for i in others], canvas, rng, augment)
-    return place(samples[index], canvas, rng, augment)
+        return mosaic([samples[index]] + [samples[int(i)] for i in others], canvas, rng, augment, pool)
+    return place(samples[index], canvas, rng, augment, pool)
 
 
 def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator | None,
-          augment: Augment | None) -> tuple[np.ndarray, np.ndarray]:
+          augment: Augment | None, pool: ObjectPool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The image pasted on a (height, width) canvas and its boxes moved with it.
 
     Without jitter this is exactly the centred letterbox the detector applies at inference;
     ``rng`` is only drawn from when ``augment`` is given.
     """
     ch, cw = canvas
-    image = sample.pick(rng if augment is not None else None)
+    image, sample_boxes = _frame(sample, rng, augment, pool)
     h, w = image.shape[:2]
     ratio = min(ch / h, cw / w)
     jitter = augment is not None and rng.random() >= augment.plain_share
@@ -183,7 +205,7 @@ def place(sample: Sample, canvas: tuple[int, int], rng: np.random.Generator | No
     x0, y0 = max(0, left), max(0, top)
     x1, y1 = min(cw, left + nw), min(ch, top + nh)
     out[y0:y1, x0:x1] = resized[y0 - top:y1 - top, x0 - left:x1 - left]
-    boxes = _shift_boxes(sample.boxes, ratio, left, top, (0, 0, cw, ch))
+    boxes = _shift_boxes(sample_boxes, ratio, left, top, (0, 0, cw, ch))
     if augment is not None:
         out, boxes = _flip_and_brighten(out, boxes, rng, augment, jitter)
     return out, boxes

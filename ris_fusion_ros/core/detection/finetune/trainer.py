@@ -33,6 +33,7 @@ from ..yolox import LICENSE as YOLOX_LICENSE
 from ..yolox import STRIDES as YOLOX_STRIDES
 from ..yolox import load_onnx_weights
 from .loss import LossWeights, YoloV5Loss
+from .paste import ObjectPool
 from .samples import Augment, Sample, balance_weights, collate, draw
 from .yolox_loss import YoloXLoss
 
@@ -192,6 +193,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
     weights_of = balance_weights(samples, config.balance) if config.balance > 0 else None
+    pool = ObjectPool(samples) if config.augment.paste > 0 else None
     trainee = trainee_for(weights, config)
     params = trainee.params
     optimizer = torch.optim.SGD(_param_groups(params, config.weight_decay), lr=config.lr,
@@ -212,7 +214,7 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
             rng.choice(len(samples), size=len(samples), p=weights_of / weights_of.sum())
         sums: dict[str, float] = {}
         for first in range(0, len(order), config.batch):
-            items = [draw(samples, int(i), config.canvas, rng, config.augment)
+            items = [draw(samples, int(i), config.canvas, rng, config.augment, pool)
                      for i in order[first:first + config.batch]]
             images, targets = collate(items)
             lr, momentum = _schedule(step, total, warmup, config)
