@@ -13,6 +13,7 @@ from ris_fusion_ros.core.io.sync import ApproximateTimeSync, SyncedPair
 from ris_fusion_ros.core.pipeline import DetectionStage, FusionStage, Pipeline, ReferringStage, merged
 from ris_fusion_ros.core.pipeline.config import sync_config
 from ris_fusion_ros.core.pipeline.stages import DecodedImage
+from ris_fusion_ros.core.referring.operating_point import OperatingPoint
 
 H, W = 120, 160
 
@@ -61,8 +62,8 @@ def test_pipeline_refers_an_unsure_person_only_with_the_second_look(second_look,
     values = merged({"fusion_method": "max", "min_score": 0.25, "second_look_score": second_look})
     pipeline = Pipeline(FusionStage.from_values(values), ApproximateTimeSync(sync_config(values)),
                         DetectionStage(_ScoredDetector(), values["min_score"], values["second_look_score"]),
-                        ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
-                                              values["second_look_score"]))
+                        ReferringStage.create(values["person_min_thermal_contrast"],
+                                              OperatingPoint(values["min_score"], values["second_look_score"], False)))
     pipeline.set_text("the person")
     result = _frame(pipeline)
     assert [d.class_name for d in result.detections] == ["car"]  # what /detections carries
@@ -102,8 +103,8 @@ def test_thermal_stream_adds_the_people_found_on_the_thermal_frame_to_the_referr
     stage = DetectionStage(detector, values["min_score"], values["second_look_score"], values["thermal_stream"])
     assert stage.stream_score == pytest.approx(0.075 if stream else 0.15)
     pipeline = Pipeline(FusionStage.from_values(values), ApproximateTimeSync(sync_config(values)), stage,
-                        ReferringStage.create(values["person_min_thermal_contrast"], values["min_score"],
-                                              values["second_look_score"]))
+                        ReferringStage.create(values["person_min_thermal_contrast"],
+                                              OperatingPoint(values["min_score"], values["second_look_score"], False)))
     ir = np.full((H, W), 40, np.uint8)
     ir[32:88, 72:83] = 210
     vis = np.zeros((H, W, 3), np.uint8)

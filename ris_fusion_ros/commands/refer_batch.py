@@ -88,7 +88,6 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     runtime = RuntimeOptions(args.backend, args.device, args.precision, args.threads)
     point = command_operating_point(args)
-    min_score, second_look = point.min_score, point.second_look_score
     floor = stream_floor(point.candidate_floor(), point.thermal_stream)
     source = InstanceSource.create(args.instances, args.detector, args.input, runtime, args.shared_root, floor,
                                    args.fusion, point.thermal_stream, args.imgsz, args.search)
@@ -100,13 +99,11 @@ def predict(args: argparse.Namespace, out: Path | None) -> tuple[list[dict], lis
     predictions = run_batch(dataset, expressions, referrer, source, out, progress)
     seconds = time.perf_counter() - start
     image_ids = {e["image"] for e in expressions}
-    look = f", second look down to {second_look:g}" if second_look is not None else ", no second look"
-    look += f", score margin {point.score_margin:g}" if point.score_margin else ""
     searched = [p for p in predictions if p.get("searched")]
     search = (f"; search ({args.search}): {len(searched)} no-matches looked at again, "
               f"{sum(not p['empty'] for p in searched)} answered" if args.search != "off" else "")
     description = (f"{len(expressions)} expressions on {len(image_ids)} images of {dataset.root}; instances: "
-                   f"{source.describe()} (scores >= {min_score:g}{look}){search}; {seconds:.1f} s")
+                   f"{source.describe()} ({point.describe()}){search}; {seconds:.1f} s")
     if args.instances == "detector":
         description += ". Training pairs: " + training_overlap(args.detector, image_ids, args.shared_root).sentence()
     return expressions, predictions, description

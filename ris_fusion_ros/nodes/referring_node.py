@@ -185,8 +185,7 @@ class ReferringNode(FrameStageNode):
     def _load(self, values: dict[str, Any]) -> None:
         self.detection = self.load_detection(values)
         point = operating_point_config(values)
-        self.referring = ReferringStage.create(values["person_min_thermal_contrast"], point.min_score,
-                                               point.second_look_score, point.score_margin)
+        self.referring = ReferringStage.create(values["person_min_thermal_contrast"], point)
         self._search_fusion = None
         self._search_mode = validate_search(values["search"])
         if self._search_mode == "fusion":

@@ -74,8 +74,7 @@ class Pipeline:
                                               point.candidate_floor() if refer else None,
                                               point.thermal_stream and refer, values["imgsz"])
         if refer:
-            referring = ReferringStage.create(values["person_min_thermal_contrast"], point.min_score,
-                                              point.second_look_score, point.score_margin)
+            referring = ReferringStage.create(values["person_min_thermal_contrast"], point)
         text = ActiveText(values["default_text"], values["max_text_length"])
         edit_referring = ReferringStage.for_edits() if detection is not None else None
         edits = EditStage(edit_referring, values["max_text_length"])

@@ -27,6 +27,7 @@ from ..io.image_codec import ImageFormatError, message_to_array, to_rgb8
 from ..io.registration import Registration
 from ..io.sync import header_stamp_ns
 from ..io.thermal import ThermalNormalizer
+from ..referring.operating_point import OperatingPoint
 from ..referring.referrer import candidate_floor
 from ..referring.types import ReferredSelection
 from .config import registration_config, thermal_config
@@ -309,27 +310,25 @@ class ReferringStage:
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls, person_min_thermal_contrast: float | None = None, min_score: float | None = None,
-               second_look_score: float | None = None, score_margin: float | None = None) -> ReferringStage:
-        """``person_min_thermal_contrast``: see ``core/referring/thermal_check.py``; ``min_score``,
-        ``second_look_score`` and ``score_margin``: see :class:`~ris_fusion_ros.core.referring.Referrer` (None =
-        their defaults)."""
+    def create(cls, person_min_thermal_contrast: float | None = None,
+               point: OperatingPoint | None = None) -> ReferringStage:
+        """``person_min_thermal_contrast``: see ``core/referring/thermal_check.py``; ``point``: the scores the
+        referrer works at (:class:`~ris_fusion_ros.core.referring.operating_point.OperatingPoint`; None = the
+        :class:`~ris_fusion_ros.core.referring.Referrer` defaults)."""
         try:
             from ..referring import Referrer
             from ..referring.thermal_check import ThermalCheck
         except ImportError as exc:
             raise ConfigError(f"the referring core is not available in this installation ({exc})") from exc
         check = None if person_min_thermal_contrast is None else ThermalCheck(float(person_min_thermal_contrast))
-        given = {"min_score": min_score, "second_look_score": second_look_score, "score_margin": score_margin}
-        scores = {name: float(value) for name, value in given.items() if value is not None}
-        return cls(Referrer(thermal_check=check, **scores))
+        return cls(Referrer(thermal_check=check, **(point.referrer_scores() if point is not None else {})))
 
     @classmethod
     def for_edits(cls) -> ReferringStage:
         """The referring of text edits: they refer over the previous frame's detections against the current
         thermal image, so the boxes lag a moving object and the thermal check would misjudge them: off.
         They are given the published detections (already >= the detector's floor): all count, no second look."""
-        return cls.create(0.0, 0.0, 1.0)
+        return cls.create(0.0, OperatingPoint(0.0, None, False))
 
     def refer(self, text: str, detections: list[Detection], size: tuple[int, int],
               thermal: np.ndarray | None = None) -> ReferredSelection:
