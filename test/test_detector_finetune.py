@@ -202,12 +202,12 @@ def test_train_detector_command_mixes_inputs_and_caches_fused_frames(shared_root
     out, cache = tmp_path / "d.pt", tmp_path / "fused"
     args = ["--no-progress", "train", "detector", "--split", str(split), "--fusion", "average,infrared",
             "--fused-from", str(cache), "--epochs", "1", "--batch", "1", "--model", "yolov5n", "--imgsz", "320",
-            "--balance", "1", "--out", str(out)]
+            "--paste", "0.5", "--balance", "1", "--out", str(out)]
     assert main(args) == 0
     assert (cache / "average" / "00008N.png").is_file() and not (cache / "infrared").exists()
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["inputs"] == ["average", "infrared"] and meta["pair_ids"] == ["00008N"]
-    assert meta["config"]["balance"] == 1.0
+    assert meta["config"]["balance"] == 1.0 and meta["config"]["augment"]["paste"] == 0.5
     assert out.with_suffix(".onnx").is_file()
     import onnx
 
@@ -221,6 +221,7 @@ def test_train_detector_command_mixes_inputs_and_caches_fused_frames(shared_root
     assert create_detector(str(out.with_suffix(".onnx")), imgsz=640).info()["input_size"].startswith("640x640")
     assert main([*args[:6], "average,average", *args[7:]]) == 2  # the same input twice
     assert main([*args[:-4], "--imgsz", "100", "--out", str(out)]) == 2  # not a multiple of 32
+    assert main([*args[:-4], "--paste", "1.5", "--out", str(out)]) == 2  # not a share
 
 
 def test_mosaic_puts_four_frames_around_the_centre_and_their_boxes_follow():
