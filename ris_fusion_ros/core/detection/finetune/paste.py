@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import ConfigError
+from ..nms import box_intersection
 
 if TYPE_CHECKING:
     from .samples import Sample
@@ -29,11 +30,8 @@ GROW_ROUNDS = 3  # growing the region to take in touched boxes; still cutting on
 
 def covered_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, M): the share of each box of ``a`` (x1, y1, x2, y2 rows) that lies inside each box of ``b``."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    w = (np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])).clip(0)
-    h = (np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])).clip(0)
-    area = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])).clip(1e-6)
-    return w * h / area[:, None]
+    inter, area_a, _ = box_intersection(a, b)
+    return inter / area_a.clip(1e-6)[:, None]
 
 
 class ObjectPool:

@@ -45,10 +45,6 @@ class Sample:
         """Rendering ``index`` (0 = the primary image); the primary one when the sample has fewer."""
         return self.alternatives[index - 1] if 0 < index <= len(self.alternatives) else self.image
 
-    def pick(self, rng: np.random.Generator | None) -> np.ndarray:
-        """The image for one draw (:meth:`pick_index`)."""
-        return self.rendering(self.pick_index(rng))
-
 
 def balance_weights(samples: Sequence[Sample], threshold: float) -> np.ndarray:
     """How often each sample is drawn relative to the others: max over its classes of max(1, sqrt(threshold / f)),
