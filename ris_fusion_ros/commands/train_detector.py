@@ -53,21 +53,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "objects of other training frames pasted in, with a margin of their surroundings, at "
                              "their own height, moved sideways, classes drawn equally often, never over a "
                              "labelled object (Ghiasi et al. 2021), 0-1 (default 0)")
+    parser.add_argument("--pseudo", metavar="DATASETS",
+                        help="self-training: comma-separated unlabelled data sets (roadscene, llvip, m3fd, tno; never "
+                             "the labelled one) whose pairs join training with a teacher's boxes as labels")
+    parser.add_argument("--pseudo-teacher", metavar="MODEL",
+                        help="the detector labelling the --pseudo pairs (name or ONNX file; required with --pseudo); "
+                             "it looks at the first --pseudo-inputs rendering and the infrared image, merged like the "
+                             "thermal stream")
+    parser.add_argument("--pseudo-inputs",
+                        help="comma-separated inputs the --pseudo pairs are rendered as (default: those of --fusion); "
+                             "the first must be a fusion method")
+    parser.add_argument("--pseudo-share", type=float, default=1 / 3,
+                        help="share of the draws that go to pseudo-labelled frames, 0-1 (default 1/3); an epoch is "
+                             "the labelled frames plus that share on top")
+    parser.add_argument("--pseudo-conf", type=float, default=LABEL_SCORE,
+                        help=f"teacher score from which a box is a label (default {LABEL_SCORE})")
+    parser.add_argument("--pseudo-ignore", type=float, default=IGNORE_SCORE,
+                        help=f"teacher score from which a box below --pseudo-conf is an ignore region: neither object "
+                             f"nor background is taught there (default {IGNORE_SCORE})")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
+LABEL_SCORE, IGNORE_SCORE = 0.5, 0.2  # as core.detection.finetune.pseudo (not imported here: torch-free parser)
 LEARNING_RATES = {"yolov5n": 0.01, "yolov5n-seg": 0.01, "yolox-nano": 0.002}
 
 
 def default_output(model: str, inputs: list[str], split: str | None, seed: int, freeze: int,
-                   mosaic: float = 0.0, imgsz: int = 640, extra_labels: bool = False, paste: float = 0.0) -> Path:
+                   mosaic: float = 0.0, imgsz: int = 640, extra_labels: bool = False, paste: float = 0.0,
+                   pseudo: bool = False) -> Path:
     from ..core.paths import model_cache_dir
 
     split_name = Path(split).stem if split else "all"
     name = inputs[0] if len(inputs) == 1 else f"{inputs[0]}-mix{len(inputs)}"
     tag = (f"-m{mosaic:g}" if mosaic > 0 else "") + (f"-i{imgsz}" if imgsz != 640 else "") + \
-        ("-xl" if extra_labels else "") + (f"-p{paste:g}" if paste > 0 else "")
+        ("-xl" if extra_labels else "") + (f"-p{paste:g}" if paste > 0 else "") + ("-st" if pseudo else "")
     return model_cache_dir() / "detectors" / "finetuned" / f"{model}-{name}-{split_name}-f{freeze}{tag}-s{seed}.pt"
 
 
@@ -96,12 +116,45 @@ def _renderers(names: list[str], cache: Path | None, threads: int):
     return [renderer(name) for name in names]
 
 
+def _pseudo_samples(args: argparse.Namespace, names: list[str], inputs: list[str], labelled, model_names: list[str]):
+    """The pairs of the ``names`` data sets, rendered and labelled by ``--pseudo-teacher`` (:mod:`..pseudo`)."""
+    from tqdm import tqdm
+
+    from ..core.data import open_dataset
+    from ..core.detection import create_detector
+    from ..core.detection.evaluation import SOURCE_INPUTS
+    from ..core.detection.finetune.pseudo import Teacher, pseudo_samples
+    from ..core.errors import ConfigError
+
+    if not args.pseudo_teacher:
+        raise ConfigError("--pseudo needs --pseudo-teacher: the detector that labels those pairs")
+    if not 0.0 < args.pseudo_share < 1.0:
+        raise ConfigError(f"--pseudo-share must be within (0, 1), got {args.pseudo_share}")
+    if labelled.spec.name in names:
+        raise ConfigError(f"--pseudo names the labelled data set '{labelled.spec.name}' itself")
+    render_as = [t.strip() for t in (args.pseudo_inputs or ",".join(inputs)).split(",") if t.strip()]
+    if not render_as or render_as[0] in SOURCE_INPUTS:
+        raise ConfigError(f"--pseudo-inputs must start with a fusion method (the teacher's view), got {render_as}")
+    teacher = Teacher(create_detector(args.pseudo_teacher, shared=args.shared_root), args.pseudo_conf,
+                      args.pseudo_ignore)
+    samples = []
+    for name in names:
+        dataset = open_dataset(name, shared=args.shared_root)
+        cache = Path(args.fused_from) / name if args.fused_from else None
+        samples += pseudo_samples(dataset, _renderers(render_as, cache, args.threads), teacher, model_names,
+                                  labelled.class_names,
+                                  progress=lambda items, n=name: tqdm(items, desc=f"pseudo-label {n}", unit="pair",
+                                                                      disable=args.no_progress))
+    return samples
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..core.data import open_dataset
     from ..core.detection.detector import WEIGHT_FILES, weights_dir
     from ..core.detection.export import export_checkpoint
+    from ..core.detection.finetune.pseudo import pseudo_summary
     from ..core.detection.finetune.samples import Augment, build_samples
     from ..core.detection.finetune.trainer import FinetuneConfig, base_class_names, finetune
     from ..core.errors import ConfigError
@@ -125,15 +178,26 @@ def run(args: argparse.Namespace) -> int:
     samples = build_samples(dataset, renderers, base_class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress), extra_labels=extra)
+    pseudo_sets = [d.strip() for d in (args.pseudo or "").split(",") if d.strip()]
+    if pseudo_sets:
+        pseudo = _pseudo_samples(args, pseudo_sets, inputs, dataset, base_class_names(base))
+        samples += pseudo
+        print(f"self-training: {pseudo_summary(pseudo)} from {', '.join(pseudo_sets)}, teacher {args.pseudo_teacher}")
     out = Path(args.out) if args.out else default_output(args.model, inputs, args.split, args.seed, args.freeze,
-                                                         args.mosaic, args.imgsz, bool(extra), args.paste)
+                                                         args.mosaic, args.imgsz, bool(extra), args.paste,
+                                                         bool(pseudo_sets))
     lr = LEARNING_RATES[args.model] if args.lr is None else args.lr
     config = FinetuneConfig(epochs=args.epochs, batch=args.batch, lr=lr, seed=args.seed, threads=args.threads,
                             frozen_layers=args.freeze, augment=Augment(mosaic=args.mosaic, paste=args.paste),
-                            canvas=(args.imgsz, args.imgsz), balance=args.balance)
+                            canvas=(args.imgsz, args.imgsz), balance=args.balance,
+                            pseudo_share=args.pseudo_share if pseudo_sets else 0.0)
     provenance = {"command": "ris-fusion " + shlex.join(sys.argv[1:]),
                   "dataset": portable_path(dataset.root, args.shared_root),
                   "split": args.split, "inputs": inputs, "extra_labels": extra}
+    if pseudo_sets:
+        provenance["pseudo"] = {"datasets": pseudo_sets, "teacher": args.pseudo_teacher, "share": args.pseudo_share,
+                                "label_score": args.pseudo_conf, "ignore_score": args.pseudo_ignore,
+                                **pseudo_summary(samples)}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)
     onnx_path = export_checkpoint(checkpoint)
     print(f"trained on {len(samples)} pairs of {dataset.root} ({args.split or 'all'}); wrote {checkpoint}, "

@@ -42,6 +42,8 @@ class ObjectPool:
         by_class: dict[int, list[tuple[int, int]]] = {}
         for s, sample in enumerate(samples):
             for r, row in enumerate(sample.boxes):
+                if row[0] < 0:
+                    continue  # an ignore region of a pseudo-labelled frame is no object to paste
                 by_class.setdefault(int(row[0]), []).append((s, r))
         if not by_class:
             raise ConfigError("copy-paste needs labelled objects, and the training samples have none")

@@ -28,12 +28,14 @@ MIN_KEPT_AREA = 0.3  # share of a box that must stay inside the canvas
 @dataclass
 class Sample:
     """One labelled frame: uint8 RGB image, (N, 5) boxes ``coco_class_id, x1, y1, x2, y2`` in pixels;
-    ``alternatives``: the same scene from other inputs (same size, same boxes)."""
+    ``alternatives``: the same scene from other inputs (same size, same boxes); ``pseudo``: the boxes are a
+    teacher's (:mod:`.pseudo`), rows of class -1 are ignore regions."""
 
     pair_id: str
     image: np.ndarray
     boxes: np.ndarray
     alternatives: tuple[np.ndarray, ...] = ()
+    pseudo: bool = False
 
     def pick_index(self, rng: np.random.Generator | None) -> int:
         """Which rendering one draw shows: uniform over them when there are several and ``rng`` is given."""
@@ -59,6 +61,35 @@ def balance_weights(samples: Sequence[Sample], threshold: float) -> np.ndarray:
             counts[c] = counts.get(c, 0) + 1
     n = max(1, len(samples))
     return np.array([max([1.0, *(np.sqrt(threshold / (counts[c] / n)) for c in present)]) for present in classes])
+
+
+def draw_weights(samples: Sequence[Sample], balance: float, pseudo_share: float) -> np.ndarray | None:
+    """How often each sample is drawn relative to the others, or None when every frame is drawn once per epoch.
+
+    ``balance``: :func:`balance_weights` over the labelled frames; ``pseudo_share``: the share of all draws that go
+    to pseudo-labelled frames (each of them equally often), so adding many of them does not drown the labelled ones.
+    """
+    pseudo = np.array([s.pseudo for s in samples], bool)
+    if not 0.0 <= pseudo_share < 1.0:
+        raise ConfigError(f"the pseudo-labelled share of the draws must be within [0, 1), got {pseudo_share}")
+    if pseudo.all():
+        raise ConfigError("every training sample is pseudo-labelled: self-training needs labelled frames too")
+    if pseudo.any() and pseudo_share == 0:
+        raise ConfigError("pseudo-labelled samples were given but their share of the draws is 0")
+    if balance == 0 and not pseudo.any():
+        return None
+    weights = np.ones(len(samples))
+    labelled = [s for s, p in zip(samples, pseudo, strict=True) if not p]
+    weights[~pseudo] = balance_weights(labelled, balance) if balance > 0 else 1.0
+    if pseudo.any():
+        weights[pseudo] = pseudo_share / (1 - pseudo_share) * weights[~pseudo].sum() / pseudo.sum()
+    return weights
+
+
+def epoch_draws(samples: Sequence[Sample], pseudo_share: float) -> int:
+    """Draws per epoch: one per labelled frame, plus the pseudo-labelled frames' share on top."""
+    labelled = sum(1 for s in samples if not s.pseudo)
+    return len(samples) if labelled == len(samples) else round(labelled / (1 - pseudo_share))
 
 
 @dataclass(frozen=True)
@@ -166,12 +197,15 @@ def mosaic(samples: Sequence[Sample], canvas: tuple[int, int], rng: np.random.Ge
 
 
 def draw(samples: Sequence[Sample], index: int, canvas: tuple[int, int], rng: np.random.Generator | None,
-         augment: Augment | None, pool: ObjectPool | None = None) -> tuple[np.ndarray, np.ndarray]:
+         augment: Augment | None, pool: ObjectPool | None = None,
+         weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One training image: sample ``index`` placed (:func:`place`), or with probability ``augment.mosaic``
-    among the jittered draws a mosaic of it and three random others; ``pool``: the objects pasting draws from."""
+    among the jittered draws a mosaic of it and three random others (drawn by ``weights`` when given, uniformly
+    otherwise); ``pool``: the objects pasting draws from."""
     if augment is not None and augment.mosaic > 0 and rng.random() >= augment.plain_share \
             and rng.random() < augment.mosaic:
-        others = rng.integers(0, len(samples), 3)
+        others = rng.integers(0, len(samples), 3) if weights is None else \
+            rng.choice(len(samples), size=3, p=weights / weights.sum())
         return mosaic([samples[index]] + [samples[int(i)] for i in others], canvas, rng, augment, pool)
     return place(samples[index], canvas, rng, augment, pool)
 
@@ -228,6 +262,14 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
 
 
+def render_pair(pair, renderers: Sequence[Callable[[object], np.ndarray]]) -> list[np.ndarray]:
+    """The pair rendered by each renderer, as RGB; ConfigError when their sizes disagree."""
+    images = [_rgb(r(pair)) for r in renderers]
+    if any(im.shape != images[0].shape for im in images):
+        raise ConfigError(f"pair {pair.pair_id}: the inputs differ in size {[im.shape for im in images]}")
+    return images
+
+
 def build_samples(dataset, render: Callable[[object], np.ndarray] | Sequence[Callable[[object], np.ndarray]],
                   model_names: Sequence[str], progress=lambda items: items,
                   extra_labels: Sequence[str | Path] = ()) -> list[Sample]:
@@ -247,9 +289,7 @@ def build_samples(dataset, render: Callable[[object], np.ndarray] | Sequence[Cal
         pair = dataset.load(record)
         if record.label_path is None:
             raise ConfigError(f"pair {record.pair_id} has no label file under {dataset.root}: cannot train on it")
-        images = [_rgb(r(pair)) for r in renderers]
-        if any(im.shape != images[0].shape for im in images):
-            raise ConfigError(f"pair {pair.pair_id}: the inputs differ in size {[im.shape for im in images]}")
+        images = render_pair(pair, renderers)
         boxes = pair.boxes.reshape(-1, 5)
         if folders:
             width, height = pair.size

@@ -34,7 +34,7 @@ from ..yolox import STRIDES as YOLOX_STRIDES
 from ..yolox import load_onnx_weights
 from .loss import LossWeights, YoloV5Loss
 from .paste import ObjectPool
-from .samples import Augment, Sample, balance_weights, collate, draw
+from .samples import Augment, Sample, collate, draw, draw_weights, epoch_draws
 from .yolox_loss import YoloXLoss
 
 BACKBONE_LAYERS = 10  # 0-9; computed without a graph when all of them are frozen
@@ -60,6 +60,7 @@ class FinetuneConfig:
     frozen_layers: int = BACKBONE_LAYERS  # the first N layers keep their weights and BatchNorm statistics
     augment: Augment = field(default_factory=Augment)
     balance: float = 0.0  # > 0: frames with rare classes drawn more often (balance_weights); same epoch length
+    pseudo_share: float = 0.0  # share of the draws that go to pseudo-labelled frames (draw_weights)
 
 
 class WeightAverage:
@@ -119,6 +120,7 @@ class YoloV5Trainee:
             self.head.proto.eval()
 
     def loss(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        targets = targets[targets[:, 1] >= 0]  # this loss has no ignore regions: they train as background
         frozen_backbone = self.frozen_layers >= BACKBONE_LAYERS  # then student and teacher share its features
         with torch.no_grad():
             shared = self.model.backbone(images) if frozen_backbone else None  # computed once, no graph
@@ -192,14 +194,17 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    weights_of = balance_weights(samples, config.balance) if config.balance > 0 else None
+    weights_of = draw_weights(samples, config.balance, config.pseudo_share)
+    draws = epoch_draws(samples, config.pseudo_share)
+    # mosaic partners follow the draw weights only with pseudo-labelled frames (earlier recipes train as before)
+    partner_weights = weights_of if any(s.pseudo for s in samples) else None
     pool = ObjectPool(samples) if config.augment.paste > 0 else None
     trainee = trainee_for(weights, config)
     params = trainee.params
     optimizer = torch.optim.SGD(_param_groups(params, config.weight_decay), lr=config.lr,
                                 momentum=config.momentum, nesterov=True)
     ema = WeightAverage(trainee.model, config.ema_decay, config.ema_ramp)
-    steps_per_epoch = math.ceil(len(samples) / config.batch)
+    steps_per_epoch = math.ceil(draws / config.batch)
     total = steps_per_epoch * config.epochs
     warmup = round(config.warmup_epochs * steps_per_epoch)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -211,10 +216,10 @@ def finetune(weights: Path, samples: Sequence[Sample], config: FinetuneConfig, o
     for epoch in range(1, config.epochs + 1):
         trainee.train_mode()
         order = rng.permutation(len(samples)) if weights_of is None else \
-            rng.choice(len(samples), size=len(samples), p=weights_of / weights_of.sum())
+            rng.choice(len(samples), size=draws, p=weights_of / weights_of.sum())
         sums: dict[str, float] = {}
         for first in range(0, len(order), config.batch):
-            items = [draw(samples, int(i), config.canvas, rng, config.augment, pool)
+            items = [draw(samples, int(i), config.canvas, rng, config.augment, pool, partner_weights)
                      for i in order[first:first + config.batch]]
             images, targets = collate(items)
             lr, momentum = _schedule(step, total, warmup, config)

@@ -6,6 +6,9 @@ SimOTA: a cell is a candidate for an object when its centre lies inside the obje
 2.5 strides of the object's centre. Each object takes its ``k`` cheapest candidates, cost = class BCE +
 3 x (-log IoU) (+ a large penalty unless the cell is inside both regions), with ``k`` the sum of its
 ten best IoUs (at least 1); a cell claimed by several objects stays with the cheapest.
+
+Target rows of a negative class are ignore regions (a teacher's unsure boxes, :mod:`.pseudo`): no object is
+assigned to them, and the cells whose centres lie inside one and that no object claims get no objectness loss.
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ def matched_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     inter = (torch.min(a[:, 2:], b[:, 2:]) - torch.max(a[:, :2], b[:, :2])).clamp(min=0).prod(1)
     union = (a[:, 2:] - a[:, :2]).prod(1) + (b[:, 2:] - b[:, :2]).prod(1) - inter
     return inter / (union + 1e-9)
+
+
+def inside_any(centres: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """(A,) bool: which of the (A, 2) points lie inside any of the (G, 4) ``cx, cy, w, h`` boxes."""
+    xyxy = _xyxy(boxes)
+    return ((centres[None] > xyxy[:, None, :2]) & (centres[None] < xyxy[:, None, 2:])).all(2).any(0)
 
 
 @torch.no_grad()
@@ -106,9 +115,14 @@ class YoloXLoss:
         boxes = torch.cat([(rows[..., :2] + grid) * strides[:, None], rows[..., 2:4].exp() * strides[:, None]], -1)
         centres = (grid + 0.5) * strides[:, None]
         obj_target = torch.zeros(rows.shape[:2])
+        obj_weight = torch.ones(rows.shape[:2])
         box_terms, class_terms = [], []
         for b in range(rows.shape[0]):
-            objects = targets[targets[:, 0] == b]
+            rows_b = targets[targets[:, 0] == b]
+            ignored = rows_b[rows_b[:, 1] < 0]
+            if len(ignored):
+                obj_weight[b, inside_any(centres, ignored[:, 2:6])] = 0.0
+            objects = rows_b[rows_b[:, 1] >= 0]
             if not len(objects):
                 continue
             classes = objects[:, 1].long()
@@ -118,6 +132,7 @@ class YoloXLoss:
             if not len(cells):
                 continue
             obj_target[b, cells] = 1.0
+            obj_weight[b, cells] = 1.0
             box_terms.append(1.0 - matched_iou(boxes[b, cells], objects[owner, 2:6]).pow(2))
             class_target = functional.one_hot(classes[owner], self.nc).float() * ious[:, None]
             class_terms.append(functional.binary_cross_entropy_with_logits(rows[b, cells, 5:], class_target,
@@ -125,7 +140,8 @@ class YoloXLoss:
         positives = max(1, sum(len(t) for t in box_terms))
         box = torch.cat(box_terms).sum() / positives if box_terms else rows.sum() * 0
         cls = torch.cat(class_terms).sum() / positives if class_terms else rows.sum() * 0
-        obj = functional.binary_cross_entropy_with_logits(rows[..., 4], obj_target, reduction="sum") / positives
+        obj = functional.binary_cross_entropy_with_logits(rows[..., 4], obj_target, obj_weight,
+                                                          reduction="sum") / positives
         parts = {"box": BOX_WEIGHT * box, "obj": obj, "cls": cls}
         total = sum(parts.values())
         return total, {k: float(v.detach()) for k, v in parts.items()} | {"positives": float(positives)}
