@@ -56,6 +56,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("edit",), "edit", "fuse one pair and apply a text command (e.g. 'brighten the person')"),
     Command(("refer-batch",), "refer_batch", "referring segmentation for every expression of a JSON file"),
     Command(("eval", "refer"), "eval_refer", "referring accuracy@0.5, mIoU and no-match accuracy per expression type"),
+    Command(("eval", "refer-folds"), "eval_refer_folds", "out-of-fold referring score of two fold models, weighed to a "
+            "reference set's mix of expression types"),
     Command(("eval", "feedback"), "eval_feedback", "referring, detection and region fusion metrics without vs with "
             "the referred mask fed back into fusion"),
     Command(("bench", "refer"), "bench_refer", "per-frame cost of the referring step and of text parsing"),

@@ -31,15 +31,19 @@ from ..core.referring.thermal_check import ThermalCheck
 from .arguments import add_data_args, add_imgsz_arg, add_runtime_args, add_score_margin_arg
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where the instances come from (shared with ``eval refer``)."""
+def add_source_arguments(parser: argparse.ArgumentParser, expressions_help: str | None = None,
+                         detector_help: str | None = None) -> None:
+    """Where the instances come from (shared with ``eval refer`` and ``eval refer-folds``, which read
+    ``--expressions`` and ``--detector`` as lists and say so in the help texts they pass)."""
     add_data_args(parser, dataset_default="msrs")
-    parser.add_argument("--expressions", required=True, help="JSON list of {image, text[, boxes, type]}")
+    parser.add_argument("--expressions", required=True,
+                        help=expressions_help or "JSON list of {image, text[, boxes, type]}")
     parser.add_argument("--instances", choices=INSTANCE_SOURCES, default="detector",
                         help="detector (default) or gt: ground-truth boxes of the data set as instances")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR,
-                        help=f"{DEFAULT_DETECTOR} (default, the nodes' detector), yolox-nano, yolov5n, yolov5n-seg "
-                             "(instance masks), an .onnx file, or several joined by + (an ensemble)")
+                        help=detector_help or f"{DEFAULT_DETECTOR} (default, the nodes' detector), yolox-nano, "
+                                              "yolov5n, yolov5n-seg (instance masks), an .onnx file, or several joined "
+                                              "by + (an ensemble)")
     parser.add_argument("--input", choices=INPUTS, default="fused",
                         help="image the detector sees: fused (default), visible or infrared")
     parser.add_argument("--fusion", default="risfusenet",

@@ -200,7 +200,9 @@ def run(args: argparse.Namespace) -> int:
                                 **pseudo_summary(samples)}
     checkpoint = finetune(base, samples, config, out, provenance=provenance, progress=not args.no_progress)
     onnx_path = export_checkpoint(checkpoint)
-    print(f"trained on {len(samples)} pairs of {dataset.root} ({args.split or 'all'}); wrote {checkpoint}, "
+    labelled = sum(1 for s in samples if not s.pseudo)
+    pseudo_part = f" and {len(samples) - labelled} pseudo-labelled pairs" if labelled < len(samples) else ""
+    print(f"trained on {labelled} pairs of {dataset.root} ({args.split or 'all'}){pseudo_part}; wrote {checkpoint}, "
           f"{onnx_path}, {checkpoint.with_suffix('.csv')}, {checkpoint.with_suffix('.json')}")
     print(f"use it with: --detectors {onnx_path}")
     return 0
