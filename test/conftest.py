@@ -43,6 +43,15 @@ def shared_root() -> Path:
         pytest.skip(f"shared data folder not available: {exc}")
 
 
+@pytest.fixture(scope="session")
+def yolox_onnx(shared_root) -> Path:
+    """The published YOLOX-Nano ONNX file (skips when ../shared lacks it)."""
+    path = Path(shared_root) / "weights" / "detectors" / "yolox_nano.onnx"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    return path
+
+
 @pytest.fixture
 def write_pair_folder(tmp_path):
     """Build a small ir/ + vi/ data set in tmp_path from {id: (ir_array, vi_array)}."""

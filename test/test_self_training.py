@@ -4,8 +4,6 @@ the command labels, records and refuses what it should."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -105,14 +103,6 @@ def test_pseudo_labelled_frames_get_their_share_of_the_draws_and_labelled_frames
         draw_weights(pseudo, 0.0, 0.5)
     with pytest.raises(ConfigError, match="share of the draws is 0"):
         draw_weights(labelled + pseudo, 0.0, 0.0)
-
-
-@pytest.fixture(scope="module")
-def yolox_onnx(shared_root) -> Path:
-    path = Path(shared_root) / "weights" / "detectors" / "yolox_nano.onnx"
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    return path
 
 
 def test_train_detector_command_self_trains_on_teacher_labelled_pairs_and_records_them(yolox_onnx, tmp_path,

@@ -22,14 +22,6 @@ from ris_fusion_ros.core.detection.yolox import STRIDES, build_yolox, load_onnx_
 from ris_fusion_ros.core.errors import ConfigError  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def yolox_onnx(shared_root) -> Path:
-    path = Path(shared_root) / "weights" / "detectors" / "yolox_nano.onnx"
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    return path
-
-
 def test_the_published_weights_reproduce_the_onnx_model(yolox_onnx):
     ort = pytest.importorskip("onnxruntime")
     model = load_onnx_weights(yolox_onnx)
