@@ -130,3 +130,10 @@ def test_train_detector_command_self_trains_on_teacher_labelled_pairs_and_record
     assert main(no_teacher) == 2
     assert main([*args[:-2], "--pseudo", "msrs", "--out", str(out)]) == 2  # the labelled set itself
     assert main([*args, "--pseudo-inputs", "infrared"]) == 2  # the teacher needs a fused view first
+
+
+def test_the_command_defaults_are_the_core_thresholds():
+    from ris_fusion_ros.commands import train_detector
+    from ris_fusion_ros.core.detection.finetune import pseudo
+
+    assert (train_detector.LABEL_SCORE, train_detector.IGNORE_SCORE) == (pseudo.LABEL_SCORE, pseudo.IGNORE_SCORE)
