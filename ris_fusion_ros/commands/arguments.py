@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 
 
+def comma_list(text: str | None) -> list[str]:
+    """The items of a comma-separated option, stripped, empty ones dropped (``None`` -> [])."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
 def add_data_args(parser: argparse.ArgumentParser, dataset_default: str | None = None) -> None:
     """--dataset / --data-root / --split: which pairs to read, on any folder of the same layout."""
     parser.add_argument("--dataset", default=dataset_default,

@@ -36,7 +36,7 @@ from ..core.detection.evaluation import (
 from ..core.detection.provenance import training_overlap
 from ..core.errors import ConfigError, RisFusionError
 from ..core.fusion import RuntimeOptions, create_method
-from .arguments import add_data_args, add_runtime_args
+from .arguments import add_data_args, add_runtime_args, comma_list
 
 PEERS = ("seafusion", "tardal", "didfuse", "ifcnn", "densefuse", "u2fusion")
 DEFAULT_INPUTS = ("visible", "infrared", "risfusenet", *PEERS, "max", "average")
@@ -64,10 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leave out fusion methods that cannot be created (named in the report) instead of "
                              "stopping")
     add_runtime_args(parser)
-
-
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _fused_dir(root: Path | None, method: str) -> Path | None:
@@ -100,7 +96,7 @@ def _inputs(names: list[str], fused_from: Path | None, runtime: RuntimeOptions,
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    inputs, detectors = _names(args.inputs), _names(args.detectors)
+    inputs, detectors = comma_list(args.inputs), comma_list(args.detectors)
     if not inputs or not detectors:
         raise ConfigError("give at least one --inputs and one --detectors entry")
     if args.limit is not None and args.limit < 1:

@@ -20,6 +20,7 @@ from ..core.evaluation.paired import compare_runs
 from ..core.referring.attribution import image_labels
 from ..core.referring.batch import score, write_scores
 from ..core.referring.expressions import load_expressions
+from .arguments import comma_list
 from .refer_batch import add_source_arguments, predict
 
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     header = f"Expressions: {args.expressions}; {description}."
     dataset = open_dataset(args.dataset, args.data_root, args.split, shared=args.shared_root)
     sections = [paired_section(args.compare_to, rows) if args.compare_to else ""]
-    audit_dirs = [d.strip() for d in (args.label_audit or "").split(",") if d.strip()]
+    audit_dirs = comma_list(args.label_audit)
     labels, extras = image_labels(dataset, [e["image"] for e in expressions], audit_dirs)
     if extras is not None:
         rows, audit = label_audit(args, dataset, audit_dirs, extras, expressions, predictions, rows)

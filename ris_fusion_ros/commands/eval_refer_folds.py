@@ -13,6 +13,7 @@ import csv
 import json
 from pathlib import Path
 
+from .arguments import comma_list
 from .refer_batch import add_source_arguments
 
 
@@ -35,10 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draw the first N wrong answers of each fold into its errors.jpg (default 0)")
 
 
-def _list(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def run(args: argparse.Namespace) -> int:
     from ..core.data import open_dataset, read_split
     from ..core.errors import ConfigError
@@ -47,14 +44,14 @@ def run(args: argparse.Namespace) -> int:
     from ..core.referring.parser import Parser
     from . import eval_refer
 
-    folds, detectors = _list(args.folds), _list(args.detector)
+    folds, detectors = comma_list(args.folds), comma_list(args.detector)
     if len(folds) != 2 or len(detectors) != 2:
         raise ConfigError(f"--folds and --detector need two entries each (a model per fold), got {len(folds)} and "
                           f"{len(detectors)}")
     ids = [set(read_split(Path(f))) for f in folds]
     if ids[0] & ids[1]:
         raise ConfigError(f"the folds share {len(ids[0] & ids[1])} images: a model would answer on its own images")
-    pooled = [e for path in _list(args.expressions) for e in load_expressions(path)]
+    pooled = [e for path in comma_list(args.expressions) for e in load_expressions(path)]
     classes = open_dataset(args.dataset, args.data_root, shared=args.shared_root).class_names
     parser = Parser()
 

@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .arguments import add_data_args
+from .arguments import add_data_args, comma_list
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +132,7 @@ def _pseudo_samples(args: argparse.Namespace, names: list[str], inputs: list[str
         raise ConfigError(f"--pseudo-share must be within (0, 1), got {args.pseudo_share}")
     if labelled.spec.name in names:
         raise ConfigError(f"--pseudo names the labelled data set '{labelled.spec.name}' itself")
-    render_as = [t.strip() for t in (args.pseudo_inputs or ",".join(inputs)).split(",") if t.strip()]
+    render_as = comma_list(args.pseudo_inputs) or inputs
     if not render_as or render_as[0] in SOURCE_INPUTS:
         raise ConfigError(f"--pseudo-inputs must start with a fusion method (the teacher's view), got {render_as}")
     teacher = Teacher(create_detector(args.pseudo_teacher, shared=args.shared_root), args.pseudo_conf,
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.errors import ConfigError
     from ..core.paths import portable_path
 
-    inputs = [t.strip() for t in args.fusion.split(",") if t.strip()]
+    inputs = comma_list(args.fusion)
     if not inputs or len(set(inputs)) != len(inputs):
         raise ConfigError(f"--fusion needs distinct input names, got {args.fusion!r}")
     if not 0.0 <= args.mosaic <= 1.0:
@@ -174,11 +174,11 @@ def run(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.dataset, args.data_root, split=args.split, shared=args.shared_root)
     base = weights_dir(args.shared_root) / WEIGHT_FILES[args.model]
     renderers = _renderers(inputs, Path(args.fused_from) if args.fused_from else None, args.threads)
-    extra = [d.strip() for d in (args.extra_labels or "").split(",") if d.strip()]
+    extra = comma_list(args.extra_labels)
     samples = build_samples(dataset, renderers, base_class_names(base),
                             progress=lambda items: tqdm(items, desc=f"render ({', '.join(inputs)})", unit="pair",
                                                         disable=args.no_progress), extra_labels=extra)
-    pseudo_sets = [d.strip() for d in (args.pseudo or "").split(",") if d.strip()]
+    pseudo_sets = comma_list(args.pseudo)
     if pseudo_sets:
         pseudo = _pseudo_samples(args, pseudo_sets, inputs, dataset, base_class_names(base))
         samples += pseudo

@@ -11,6 +11,7 @@ two accuracies are mixed by their shares in the reference set.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -73,7 +74,7 @@ def cross_fold_score(outcomes: Sequence[Outcome], mix: TypeMix | None) -> CrossF
     in_class = _mean([o.correct for o in outcomes if o.kind == NO_MATCH and o.in_class])
     other = _mean([o.correct for o in outcomes if o.kind == NO_MATCH and not o.in_class])
     per_type = {kind: _mean(values) for kind, values in sorted(by_kind.items())}
-    if NO_MATCH in per_type and mix is not None and in_class == in_class and other == other:  # both measured
+    if NO_MATCH in per_type and mix is not None and not (math.isnan(in_class) or math.isnan(other)):
         per_type[NO_MATCH] = mix.no_match_in_class_share * in_class + (1 - mix.no_match_in_class_share) * other
     weighted = float("nan")
     if mix is not None:
